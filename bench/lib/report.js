@@ -1,0 +1,89 @@
+// Turning measured rounds into metrics, checking targets, and the markdown table.
+
+function median(xs) {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+const round = (x, digits = 2) => (x == null ? null : Math.round(x * 10 ** digits) / 10 ** digits);
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * Metrics of one scenario. `ratio` is the median over pairs of stack req/s ÷ baseline req/s;
+ * per side: medians of req/s and latency percentiles, sums of non-2xx and errors, and RSS/boot time.
+ */
+function metrics(rounds, servers) {
+  const side = (name) => {
+    const rs = rounds.filter((r) => r.side === name);
+    return {
+      rps: round(median(rs.map((r) => r.rps)), 0),
+      p50Ms: median(rs.map((r) => r.p50Ms)),
+      p99Ms: median(rs.map((r) => r.p99Ms)),
+      non2xx: sum(rs.map((r) => r.non2xx)),
+      errors: sum(rs.map((r) => r.errors)),
+      bootMs: servers[name].bootMs,
+      rssAfterBootMb: servers[name].rssAfterBootMb,
+      rssAfterLoadMb: servers[name].rssAfterLoadMb,
+    };
+  };
+  const base = rounds.filter((r) => r.side === 'baseline');
+  const stack = rounds.filter((r) => r.side === 'stack');
+  const ratios = stack.map((s, i) => (base[i] && base[i].rps ? s.rps / base[i].rps : null));
+  return { ratio: round(median(ratios), 3), ratios: ratios.map((r) => round(r, 3)), baseline: side('baseline'), stack: side('stack') };
+}
+
+const OPS = { '>=': (a, b) => a >= b, '<=': (a, b) => a <= b, '>': (a, b) => a > b, '<': (a, b) => a < b, '==': (a, b) => a === b };
+
+/** 'ratio >= 0.75' -> { expr, metric, op, value }. Bare metric names mean the stack side. */
+function parseTarget(expr) {
+  const m = /^\s*([\w.]+)\s*(>=|<=|==|>|<)\s*(-?[\d.]+)\s*$/.exec(expr);
+  if (!m) throw new Error(`bad target "${expr}" (expected e.g. "ratio >= 0.75")`);
+  return { expr: expr.trim(), metric: m[1], op: m[2], value: Number(m[3]) };
+}
+
+function lookup(m, metric) {
+  if (metric === 'ratio') return m.ratio;
+  const [side, key] = metric.includes('.') ? metric.split('.') : ['stack', metric];
+  return m[side]?.[key];
+}
+
+function checkTargets(targets, m) {
+  return targets.map((t) => {
+    const actual = lookup(m, t.metric);
+    return { target: t.expr, actual: actual ?? null, pass: typeof actual === 'number' && OPS[t.op](actual, t.value) };
+  });
+}
+
+// ---- markdown ----
+const fmt = (x, digits = 1) => (x == null ? '–' : Number(x).toLocaleString('en-US', { maximumFractionDigits: digits }));
+const pair = (m, key, digits) => `${fmt(m.baseline[key], digits)} / ${fmt(m.stack[key], digits)}`;
+
+function table(scenarios) {
+  const head = [
+    'scenario', 'ratio', 'req/s base / stack', 'p50 ms base / stack', 'p99 ms base / stack',
+    'non-2xx base / stack', 'RSS boot MB base / stack', 'RSS end MB base / stack', 'boot→ready ms stack', 'targets',
+  ];
+  const rows = scenarios.map((s) => {
+    if (s.error) return [s.name, `**CRASHED**: ${s.error.split('\n')[0]}`, ...head.slice(2).map(() => '–')];
+    const m = s.metrics;
+    const errs = m.baseline.errors || m.stack.errors ? ` (conn errors ${m.baseline.errors} / ${m.stack.errors})` : '';
+    return [
+      s.name,
+      fmt(m.ratio, 3),
+      pair(m, 'rps', 0),
+      pair(m, 'p50Ms'),
+      pair(m, 'p99Ms'),
+      pair(m, 'non2xx', 0) + errs,
+      pair(m, 'rssAfterBootMb'),
+      pair(m, 'rssAfterLoadMb'),
+      fmt(m.stack.bootMs, 0),
+      s.targets.map((t) => `${t.pass ? 'PASS' : 'FAIL'} ${t.target} (${fmt(t.actual, 3)})`).join('; '),
+    ];
+  });
+  const line = (cells) => `| ${cells.join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export { median, metrics, parseTarget, checkTargets, table };

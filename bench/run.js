@@ -1,0 +1,243 @@
+#!/usr/bin/env node
+// Benchmark orchestrator: for each scenario, start its baseline and stack servers once,
+// warm both up, then alternate measured loads (baseline, stack, baseline, stack, ...) with
+// autocannon in a separate, pinned process. Writes bench/results/<timestamp>.json and prints
+// a markdown table. Exit code is 0 unless something crashed; missed targets are only reported.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pinning, pinned, rssMb, alive, cpuSeconds, stopAll } from './lib/proc.js';
+import { metrics, parseTarget, checkTargets, table } from './lib/report.js';
+import { ROOT } from './lib/servers.js';
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+
+const HELP = `Usage: node bench/run.js [options]
+  --quick            one short pair per scenario (3 s loads, 2 s warm-up)
+  --no-build         skip "npx nest build" (use the existing dist/)
+  --no-pin           do not pin server / load generator to CPUs with taskset
+  --scenario a,b     run only these scenarios (names as in bench/scenarios/*.js)
+  --rounds N         measured pairs per scenario (default 3, quick 1)
+  --duration S       seconds per measured load (default from the scenario, quick 3)
+  --warmup S         seconds of warm-up load per server (default 3, quick 2)
+  -h, --help         this text
+Env: BENCH_STACK_CMD="node bench/baselines/hello.js" replaces the stack command (debugging aid).`;
+
+function parseArgs(argv) {
+  const o = { quick: false, build: true, pin: true, scenarios: null, rounds: null, duration: null, warmup: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const num = () => {
+      const v = Number(argv[++i]);
+      if (!(v > 0)) throw usage(`${a} needs a positive number`);
+      return v;
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--no-build') o.build = false;
+    else if (a === '--no-pin') o.pin = false;
+    else if (a === '--scenario') o.scenarios = String(argv[++i] ?? '').split(',').filter(Boolean);
+    else if (a === '--rounds') o.rounds = num();
+    else if (a === '--duration') o.duration = num();
+    else if (a === '--warmup') o.warmup = num();
+    else if (a === '-h' || a === '--help') o.help = true;
+    else throw usage(`unknown option ${a}\n\n${HELP}`);
+  }
+  return o;
+}
+
+const say = (msg) => process.stderr.write(`${msg}\n`); // progress on stderr, the report on stdout
+const usage = (msg) => Object.assign(new Error(msg), { usage: true });
+
+async function loadScenarios(only) {
+  const dir = path.join(BENCH, 'scenarios');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.js')).sort();
+  const all = await Promise.all(files.map(async (f) => ({ ...(await import(pathToFileURL(path.join(dir, f)))).default })));
+  for (const s of all) {
+    if (!s.name || !s.baseline?.start || !s.stack?.start || !s.load) throw new Error(`scenario ${s.name ?? '?'} is missing name/baseline/stack/load`);
+    s.targets = [].concat(s.target ?? []).map(parseTarget);
+  }
+  if (!only) return all;
+  const unknown = only.filter((n) => !all.some((s) => s.name === n));
+  if (unknown.length) throw usage(`unknown scenario(s): ${unknown.join(', ')}; have: ${all.map((s) => s.name).join(', ')}`);
+  return all.filter((s) => only.includes(s.name));
+}
+
+/** Run one autocannon load in its own (pinned) process; resolves to a per-round summary. */
+const loads = new Set();
+function runLoad(ctx, url, spec, durationSeconds) {
+  const args = JSON.stringify({ ...spec, url: url + (spec.path ?? '/'), durationSeconds });
+  const [cmd, argv] = pinned(ctx.pin.load, process.execPath, [path.join(BENCH, 'lib/load.js'), args]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    loads.add(child);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      loads.delete(child);
+      if (code !== 0) return reject(new Error(`load generator exited ${code ?? signal}: ${err.trim()}`));
+      const r = JSON.parse(out);
+      resolve({
+        rps: r.requests.average,
+        totalRequests: r.requests.total,
+        p50Ms: r.latency.p50,
+        p99Ms: r.latency.p99,
+        non2xx: r.non2xx,
+        errors: r.errors,
+        timeouts: r.timeouts,
+        statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => [k, v.count])),
+        loadCpuPct: r.loadCpuPct,
+      });
+    });
+  });
+}
+
+async function runScenario(s, opts, run) {
+  const rounds = opts.rounds ?? (opts.quick ? s.quick?.rounds ?? 1 : s.rounds ?? 3);
+  const warmup = opts.warmup ?? s.warmupSeconds ?? (opts.quick ? 2 : 3);
+  const ctx = {
+    ...run.ctx,
+    scenario: s.name,
+    logFile: (side) => path.join(run.resultsDir, `${run.id}-${s.name}-${side}.log`),
+  };
+  // Keys listed up front so the JSON reads summary first, raw rounds last.
+  const result = { name: s.name, target: s.targets.map((t) => t.expr), error: undefined, metrics: undefined, targets: undefined, load: undefined, servers: {}, warmup: [], rounds: [] };
+  const servers = {};
+  try {
+    for (const side of ['baseline', 'stack']) {
+      say(`[${s.name}] starting ${side}...`);
+      const t0 = performance.now();
+      const srv = await s[side].start(ctx);
+      servers[side] = srv;
+      result.servers[side] = {
+        pid: srv.pid,
+        bootMs: Math.round(performance.now() - t0),
+        rssAfterBootMb: rssMb(srv.pid),
+        logFile: srv.logFile && path.relative(ROOT, srv.logFile),
+      };
+      say(`[${s.name}] ${side} ready at ${srv.url} (pid ${srv.pid}) in ${result.servers[side].bootMs} ms, RSS ${result.servers[side].rssAfterBootMb} MB`);
+    }
+    await s.setup?.(ctx, servers);
+    const spec = typeof s.load === 'function' ? await s.load(ctx, servers) : s.load;
+    const duration = opts.duration ?? (opts.quick ? s.quick?.durationSeconds ?? 3 : spec.durationSeconds ?? 10);
+    result.load = { ...spec, durationSeconds: duration, warmupSeconds: warmup, rounds };
+
+    const measure = async (side, i) => {
+      const srv = servers[side];
+      const seconds = i < 0 ? warmup : duration;
+      const cpu0 = cpuSeconds(srv.pid);
+      const r = await runLoad(ctx, srv.url, spec, seconds);
+      if (!alive(srv.pid)) throw new Error(`${side} server (pid ${srv.pid}) died during the load; see ${path.relative(ROOT, srv.logFile)}`);
+      const row = { side, round: i < 0 ? 'warmup' : i + 1, ...r, serverCpuPct: Math.round(((cpuSeconds(srv.pid) - cpu0) / seconds) * 100), rssMb: rssMb(srv.pid) };
+      if (i === rounds - 1) result.servers[side].rssAfterLoadMb = row.rssMb; // right after its last load
+      say(`[${s.name}] ${String(row.round).padEnd(6)} ${side.padEnd(8)} ${Math.round(r.rps)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  non-2xx ${r.non2xx}  server CPU ${row.serverCpuPct}%  load CPU ${r.loadCpuPct}%`);
+      return row;
+    };
+    result.warmup = [await measure('baseline', -1), await measure('stack', -1)];
+    for (let i = 0; i < rounds; i++) {
+      result.rounds.push(await measure('baseline', i));
+      result.rounds.push(await measure('stack', i));
+    }
+    await s.teardown?.(ctx, servers);
+    result.metrics = metrics(result.rounds, result.servers);
+    result.targets = checkTargets(s.targets, result.metrics);
+  } catch (err) {
+    result.error = err.message;
+    if (!interrupted) say(`[${s.name}] CRASHED: ${err.stack}`);
+  } finally {
+    for (const side of ['stack', 'baseline']) {
+      if (!servers[side]) continue;
+      const exit = await servers[side].stop();
+      result.servers[side].exit = exit;
+    }
+  }
+  return result;
+}
+
+function gitCommit() {
+  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  if (opts.help) return void console.log(HELP);
+  const scenarios = await loadScenarios(opts.scenarios);
+  const resultsDir = path.join(BENCH, 'results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const startedAt = new Date();
+  const id = startedAt.toISOString().replace(/[:.]/g, '-');
+  const file = path.join(resultsDir, `${id}.json`);
+  const pin = pinning(opts.pin);
+  if (pin.server == null) say('! not pinning CPUs (--no-pin, no taskset, or < 2 CPUs): numbers are noisier');
+
+  if (opts.build && !process.env.BENCH_STACK_CMD) {
+    say('building: npx nest build');
+    const b = spawnSync('npx', ['nest', 'build'], { cwd: ROOT, stdio: ['ignore', 2, 2] });
+    if (b.status !== 0) throw new Error(`npx nest build failed (exit ${b.status})`);
+  }
+
+  // Fixed env for the stack, so runs are comparable; everything else (DATABASE_URL, ...) passes through.
+  const stackEnv = { LOG_LEVEL: 'info', NODE_ENV: 'development', APP_ROLE: 'all' };
+  const run = {
+    id,
+    resultsDir,
+    ctx: { root: ROOT, resultsDir, quick: opts.quick, pin, stackEnv },
+  };
+  const report = {
+    startedAt: startedAt.toISOString(),
+    options: opts,
+    machine: { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, totalMemMb: Math.round(os.totalmem() / 2 ** 20) },
+    git: gitCommit(),
+    pinning: pin,
+    stack: {
+      command: process.env.BENCH_STACK_CMD ?? 'node dist/src/main.js',
+      env: stackEnv,
+      externalDatabase: Boolean(process.env.DATABASE_URL),
+      externalRedis: Boolean(process.env.REDIS_URL),
+    },
+    scenarios: [],
+  };
+  for (const s of scenarios) {
+    const result = await runScenario(s, opts, run);
+    if (interrupted) return;
+    report.scenarios.push(result);
+    fs.writeFileSync(file, JSON.stringify(report, null, 2)); // after each scenario, so a later crash keeps earlier data
+  }
+  report.finishedAt = new Date().toISOString();
+  fs.writeFileSync(file, JSON.stringify(report, null, 2));
+
+  const mode = opts.quick ? 'quick' : 'full';
+  const where = pin.server == null ? 'unpinned' : `server CPU ${pin.server}, load generator CPU ${pin.load}`;
+  console.log(`## Ledgerline bench (${mode}, ${startedAt.toISOString()}, ${where}, node ${process.version})\n`);
+  console.log(table(report.scenarios));
+  for (const s of report.scenarios) {
+    const bound = s.rounds.filter((r) => r.loadCpuPct >= 95 && r.serverCpuPct < 90);
+    if (bound.length) console.log(`\n> ${s.name}: the load generator was saturated (>= 95 % CPU) while the server was not in ${bound.length} round(s); those req/s measure autocannon, not the server.`);
+  }
+  if (process.env.BENCH_STACK_CMD) console.log(`\n_stack replaced by BENCH_STACK_CMD="${process.env.BENCH_STACK_CMD}"_`);
+  console.log(`\nResults: ${path.relative(ROOT, file)}`);
+  if (report.scenarios.some((s) => s.error)) process.exitCode = 1;
+}
+
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    if (interrupted) return;
+    interrupted = true;
+    say(`\n${sig}: stopping servers...`);
+    for (const l of loads) l.kill('SIGTERM');
+    await stopAll();
+    process.exit(130);
+  });
+}
+
+main().catch(async (err) => {
+  say(err.usage ? err.message : err.stack ?? String(err));
+  await stopAll();
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import type { Logger } from 'pino';
+import { AuditModule } from './audit/audit.module.js';
+import { LoggingModule } from './common/logging/logging.module.js';
+import type { AppConfig } from './config/config.js';
+import { ConfigModule } from './config/config.module.js';
+import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
+import { JobsModule } from './jobs/jobs.module.js';
+
+export interface AppModuleOptions {
+  config: AppConfig;
+  /** The resolved database URL (DATABASE_URL or the embedded server's). */
+  databaseUrl: string;
+  logger: Logger;
+  queuePrefix?: string;
+  /** Extra modules, used by the test harness only. */
+  extraModules?: Array<Type | DynamicModule>;
+}
+
+/** The same module graph serves every role; the role decides listeners, workers and cron. */
+@Module({})
+export class AppModule {
+  static forRoot(options: AppModuleOptions): DynamicModule {
+    const { config } = options;
+    const runsWorkers = config.role !== 'api';
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggingModule.forRoot(options.logger),
+        DatabaseModule.forRoot(options.databaseUrl),
+        JobsModule.forRoot({ ...config, databaseUrl: options.databaseUrl }, { queuePrefix: options.queuePrefix }),
+        // Cron runs only where workers run: an API process never fires a schedule.
+        ...(runsWorkers ? [ScheduleModule.forRoot()] : []),
+        AuditModule,
+        HealthModule,
+        ...(options.extraModules ?? []),
+      ],
+    };
+  }
+}

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import fastifyCookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { AppModule, type AppModuleOptions } from '../../app.module.js';
+import { ProblemFilter } from '../errors/problem.filter.js';
+import { createValidationPipe } from '../errors/validation.js';
+import { NestPinoLogger } from '../logging/logging.module.js';
+
+/** Largest request body any route accepts; larger bodies get 413 before any handler runs. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+// Swagger UI needs its own scripts and styles; every other response gets `default-src 'none'`.
+const DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
+
+/**
+ * Builds the HTTP application with every cross-cutting control in one place: helmet headers,
+ * CORS from an allow-list, cookies, raw bodies for webhook signatures, a body-size limit,
+ * strict validation, problem+json errors, request ids and one redacted log line per request.
+ */
+export async function createHttpApp(options: AppModuleOptions): Promise<NestFastifyApplication> {
+  const { config, logger } = options;
+  const adapter = new FastifyAdapter({
+    logger: false,
+    // A hop count: only that many proxies' X-Forwarded-For entries are believed.
+    // (Fastify accepts a number at run time; its types only list the other forms.)
+    trustProxy: (config.trustProxy > 0 ? config.trustProxy : false) as boolean,
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestIdHeader: false,
+    genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), adapter, {
+    rawBody: true,
+    logger: new NestPinoLogger(logger),
+    abortOnError: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+
+  // JSON only: a text/plain body must be refused with 415, not parsed into a string.
+  fastify.removeContentTypeParser('text/plain');
+
+  await app.register(helmet as never, {
+    global: true,
+    hsts: { maxAge: 31_536_000, includeSubDomains: true },
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+    },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+  await app.register(fastifyCookie as never);
+  app.enableCors({
+    origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
+    credentials: true,
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['content-type', 'authorization', 'x-csrf-token', 'idempotency-key', 'if-match', 'x-request-id'],
+    exposedHeaders: ['etag', 'x-request-id', 'retry-after', 'location'],
+    maxAge: 600,
+  });
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    if (request.url.startsWith('/docs')) reply.header('content-security-policy', DOCS_CSP);
+    return payload;
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    const line = {
+      reqId: request.id,
+      method: request.method,
+      url: request.url,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      ip: request.ip,
+    };
+    // Probes hit health every few seconds; at info they would drown the useful lines.
+    if (request.url.startsWith('/health')) logger.debug(line, 'request');
+    else logger.info(line, 'request');
+  });
+
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new ProblemFilter(logger));
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Ledgerline API')
+      .setDescription('Security-first invoicing backend. Errors are application/problem+json (RFC 9457).')
+      .setVersion('1')
+      .addBearerAuth()
+      .addCookieAuth('__Host-ll_access')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  return app;
+}

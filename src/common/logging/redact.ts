@@ -1,0 +1,49 @@
+/**
+ * Redaction applied to every log line and every error report before it leaves the process.
+ * Keys are matched by name anywhere in the object; string values are scanned for
+ * card-number-like digit runs, bearer credentials, JWTs and secret-bearing URL parameters.
+ */
+export const REDACTED = '[REDACTED]';
+
+const SENSITIVE_KEY =
+  /(authorization|cookie|password|passwd|passphrase|secret|token|signature|api[-_]?key|credential|csrf|otp|mfa[-_]?code|recovery[-_]?code|card[-_]?number|cvc|cvv|^pan$|^t$)/i;
+
+// 13 to 19 digits, optionally separated by single spaces or dashes: the shape of a card number.
+const CARD_LIKE = /\b\d(?:[ -]?\d){12,18}\b/g;
+const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
+const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g;
+// Signed-link and reset-token query parameters.
+const SECRET_PARAM = /([?&](?:t|token|code|signature|sig|key|secret|password)=)[^&#\s"]*/gi;
+
+export function isSensitiveKey(key: string): boolean {
+  return SENSITIVE_KEY.test(key);
+}
+
+export function redactString(value: string): string {
+  if (value.length < 13 && !value.includes('=') && !/bearer|basic/i.test(value)) return value;
+  return value
+    .replace(JWT, REDACTED)
+    .replace(BEARER, `$1 ${REDACTED}`)
+    .replace(SECRET_PARAM, `$1${REDACTED}`)
+    .replace(CARD_LIKE, REDACTED);
+}
+
+/** Returns a redacted deep copy; never mutates its input. Cycles and depth are bounded. */
+export function redact<T>(value: T, depth = 0, seen: WeakSet<object> = new WeakSet()): T {
+  if (typeof value === 'string') return redactString(value) as T;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 12) return '[DEPTH]' as T;
+  if (seen.has(value as object)) return '[CIRCULAR]' as T;
+  seen.add(value as object);
+  if (Buffer.isBuffer(value)) return `[BUFFER ${value.length} bytes]` as T;
+  if (value instanceof Date) return value;
+  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1, seen)) as T;
+  if (value instanceof Error) {
+    return redact({ type: value.name, message: value.message, stack: value.stack, code: (value as { code?: unknown }).code }, depth + 1, seen) as T;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    out[key] = isSensitiveKey(key) && item !== undefined && item !== null && item !== '' ? REDACTED : redact(item, depth + 1, seen);
+  }
+  return out as T;
+}

@@ -1,0 +1,4 @@
+import { CreateAuditEvents1763700000000 } from '../../migrations/1763700000000-CreateAuditEvents.js';
+
+/** Every migration, in order. Listed explicitly so the app, the CLI and the tests load the same set. */
+export const MIGRATIONS = [CreateAuditEvents1763700000000];

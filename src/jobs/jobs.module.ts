@@ -1,0 +1,22 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import type { AppConfig } from '../config/config.js';
+import { JobsService } from './jobs.service.js';
+import { QUEUE_BACKEND } from './jobs.tokens.js';
+import { createQueueBackend } from './queue-backend.js';
+
+@Global()
+@Module({})
+export class JobsModule {
+  static forRoot(config: AppConfig & { databaseUrl: string }, options: { queuePrefix?: string } = {}): DynamicModule {
+    return {
+      module: JobsModule,
+      imports: [DiscoveryModule],
+      providers: [
+        { provide: QUEUE_BACKEND, useFactory: () => createQueueBackend({ redisUrl: config.redisUrl, databaseUrl: config.databaseUrl, prefix: options.queuePrefix }) },
+        JobsService,
+      ],
+      exports: [JobsService],
+    };
+  }
+}

@@ -1,0 +1,77 @@
+import { Queue, Worker, createPostgresBackend, withBackend, type JobsOptions, type Processor } from 'bullmq';
+import { Redis } from 'ioredis';
+
+export interface QueueHandle {
+  add(name: string, data: unknown, options: JobsOptions): Promise<unknown>;
+  getJobCounts(...types: string[]): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+export interface WorkerHandle {
+  close(): Promise<void>;
+  on(event: 'failed', listener: (job: { id?: string; name: string; attemptsMade: number; opts: JobsOptions; data: unknown } | undefined, error: Error) => void): void;
+}
+
+export interface QueueBackend {
+  readonly kind: 'redis' | 'postgres';
+  queue(name: string): QueueHandle;
+  worker(name: string, processor: Processor, concurrency: number): WorkerHandle;
+  close(): Promise<void>;
+}
+
+/**
+ * BullMQ on Redis when REDIS_URL is set, otherwise on its PostgreSQL backend in the app's own
+ * database (schema `bullmq`). Nothing outside this file can tell which.
+ */
+export function createQueueBackend(options: { redisUrl?: string; databaseUrl: string; prefix?: string }): QueueBackend {
+  return options.redisUrl ? redisBackend(options.redisUrl, options.prefix) : postgresBackend(options.databaseUrl);
+}
+
+function redisBackend(url: string, prefix = 'ledgerline'): QueueBackend {
+  // BullMQ needs maxRetriesPerRequest: null so blocking commands survive reconnects.
+  const connection = new Redis(url, { maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
+  connection.on('error', () => undefined); // reported through readiness, not as an unhandled event
+  const closables: Array<{ close(): Promise<void> }> = [];
+  return {
+    kind: 'redis',
+    queue(name) {
+      const queue = new Queue(name, { connection, prefix });
+      closables.push(queue);
+      return queue as unknown as QueueHandle;
+    },
+    worker(name, processor, concurrency) {
+      const worker = new Worker(name, processor, { connection, prefix, concurrency });
+      worker.on('error', () => undefined);
+      closables.push(worker);
+      return worker as unknown as WorkerHandle;
+    },
+    async close() {
+      await Promise.all(closables.splice(0).map((closable) => closable.close()));
+      connection.disconnect();
+    },
+  };
+}
+
+function postgresBackend(databaseUrl: string): QueueBackend {
+  const { Queue: PgQueue, Worker: PgWorker } = withBackend(createPostgresBackend);
+  // `migrate: true` creates or upgrades BullMQ's own schema on first connect (under its advisory lock).
+  const connection = { connectionString: databaseUrl, migrate: true, max: 4, application_name: 'ledgerline-queue' };
+  const closables: Array<{ close(): Promise<void> }> = [];
+  return {
+    kind: 'postgres',
+    queue(name) {
+      const queue = new PgQueue(name, { connection });
+      closables.push(queue);
+      return queue as unknown as QueueHandle;
+    },
+    worker(name, processor, concurrency) {
+      const worker = new PgWorker(name, processor, { connection, concurrency });
+      worker.on('error', () => undefined);
+      closables.push(worker);
+      return worker as unknown as WorkerHandle;
+    },
+    async close() {
+      await Promise.all(closables.splice(0).map((closable) => closable.close()));
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { DynamicModule, Type } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { createHttpApp } from '../../src/common/http/http-app.js';
+import { createLogger } from '../../src/common/logging/logger.js';
+import { loadConfig, type AppConfig } from '../../src/config/config.js';
+import { migrate } from '../../src/database/database.js';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  config: AppConfig;
+  /** Sends a request through the real Fastify instance (all hooks, parsers, guards, filters). */
+  inject(options: InjectOptions | string): Promise<LightMyRequestResponse>;
+  /** Every log line the app wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+  /** The raw log output, for "this string never appears" checks. */
+  rawLogs(): string;
+  /** A direct connection to the suite's database, as the app's owner. */
+  db: pg.Pool;
+  databaseUrl: string;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string | undefined>;
+  extraModules?: Array<Type | DynamicModule>;
+}
+
+/**
+ * Boots the real application against a fresh database (created here, migrated, dropped on
+ * close) and a fresh queue namespace: Redis with a unique prefix when REDIS_URL is set,
+ * otherwise BullMQ's PostgreSQL backend inside the suite's own database.
+ */
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const adminUrl = process.env.LEDGERLINE_TEST_ADMIN_URL;
+  if (!adminUrl) throw new Error('LEDGERLINE_TEST_ADMIN_URL is not set: run through jest (global setup)');
+  const suffix = randomBytes(6).toString('hex');
+  const databaseName = `ledgerline_test_${suffix}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${databaseName}`);
+  await admin.end();
+  const databaseUrl = withDatabase(adminUrl, databaseName);
+  await migrate(databaseUrl);
+
+  const dataDir = mkdtempSync(join(tmpdir(), 'ledgerline-test-'));
+  const config = loadConfig(
+    { NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, REDIS_URL: process.env.REDIS_URL, ...options.env },
+    { dataDir },
+  );
+  const raw: string[] = [];
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      const text = chunk.toString('utf8');
+      raw.push(text);
+      for (const line of text.split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  const logger = createLogger(config.logLevel, sink);
+  const queuePrefix = `ll-test-${suffix}`;
+  const app = await createHttpApp({ config, databaseUrl, logger, queuePrefix, extraModules: options.extraModules });
+  await app.init();
+  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  await fastify.ready();
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+
+  return {
+    app,
+    config,
+    inject: (request) => fastify.inject(request as InjectOptions),
+    logs,
+    rawLogs: () => raw.join(''),
+    db,
+    databaseUrl,
+    async close() {
+      await app.close();
+      await db.end();
+      const cleanup = new pg.Client({ connectionString: adminUrl });
+      await cleanup.connect();
+      await cleanup.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
+      await cleanup.end();
+      if (config.redisUrl) await deleteRedisPrefix(config.redisUrl, queuePrefix);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+async function deleteRedisPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
