@@ -29,7 +29,7 @@ export async function bootstrap(forcedRole?: AppRole): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  initSentry(config.sentryDsn, config.nodeEnv);
+  await initSentry(config.sentryDsn, config.nodeEnv);
   const bootStarted = Date.now();
 
   let database: OpenedDatabase;
@@ -91,7 +91,18 @@ export async function bootstrap(forcedRole?: AppRole): Promise<void> {
 
 function announce(logger: Logger, config: AppConfig, bootMs: number, embedded: boolean): void {
   const base = config.baseUrl;
-  logger.info({ role: config.role, bootMs, embeddedDatabase: embedded, queue: config.redisUrl ? 'redis' : 'postgres' }, 'Ledgerline ready');
+  const memory = process.memoryUsage();
+  logger.info(
+    {
+      role: config.role,
+      bootMs,
+      embeddedDatabase: embedded,
+      queue: config.redisUrl ? 'redis' : 'postgres',
+      rssMb: Math.round(memory.rss / 1048576),
+      heapUsedMb: Math.round(memory.heapUsed / 1048576),
+    },
+    'Ledgerline ready',
+  );
   if (process.stdout.isTTY || config.nodeEnv !== 'production') {
     process.stderr.write(
       `\nLedgerline is running (${config.role}, ${embedded ? 'embedded PostgreSQL' : 'DATABASE_URL'}, queue on ${config.redisUrl ? 'Redis' : 'PostgreSQL'})\n` +

@@ -34,6 +34,8 @@ export class AuditService {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async record(input: AuditInput, manager?: EntityManager): Promise<void> {
+    // uuid columns come back lower-case; hash what will be read back.
+    input = { ...input, businessId: input.businessId?.toLowerCase() ?? null };
     await inTransaction(this.dataSource, async (tx) => {
       const chainKey = input.businessId ?? 'system';
       await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`audit:${chainKey}`]);
@@ -84,6 +86,7 @@ export class AuditService {
 
   /** Recomputes a business's chain from the first event; reports the first row that does not fit. */
   async verifyChain(businessId: string | null): Promise<ChainVerification> {
+    businessId = businessId?.toLowerCase() ?? null;
     const verifier = new ChainVerifier();
     let after = '0';
     for (;;) {

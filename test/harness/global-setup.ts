@@ -19,6 +19,7 @@ export default async function globalSetup(): Promise<void> {
     name: 'test-postgres',
     database: 'postgres',
     nodeEnv: 'test',
+    durable: false,
   });
   process.env.LEDGERLINE_TEST_ADMIN_URL = embedded.adminUrl;
   (globalThis as { __ledgerlineTestDatabase?: { stop(): Promise<void> } }).__ledgerlineTestDatabase = embedded;

@@ -82,14 +82,15 @@ function frameworkProblem(error: unknown, instance?: string): ProblemResult | un
   const { code, statusCode } = error as { code?: string; statusCode?: number };
   switch (code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return result(415, 'unsupported_media_type', 'Send the body as application/json.', instance);
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      // Fastify's 400: the body received does not match its Content-Length header.
+      return result(400, 'malformed_body', 'The request body does not match its Content-Length header.', instance);
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return result(413, 'body_too_large', 'The request body is larger than this endpoint accepts.', instance);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return result(400, 'empty_body', 'The request body is empty but the content type says JSON.', instance);
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_TYPE':
       return result(400, 'malformed_body', 'The request body is not valid JSON.', instance);
     default:
       break;

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
-import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
 import { AppModule, type AppModuleOptions } from '../../app.module.js';
 import { ProblemFilter } from '../errors/problem.filter.js';
 import { createValidationPipe } from '../errors/validation.js';
 import { NestPinoLogger } from '../logging/logging.module.js';
+import { computeSecurityHeaders } from './security-headers.js';
 
 /** Largest request body any route accepts; larger bodies get 413 before any handler runs. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -18,7 +17,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 const DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
 
 /**
- * Builds the HTTP application with every cross-cutting control in one place: helmet headers,
+ * Builds the HTTP application with every cross-cutting control in one place: helmet's headers,
  * CORS from an allow-list, cookies, raw bodies for webhook signatures, a body-size limit,
  * strict validation, problem+json errors, request ids and one redacted log line per request.
  */
@@ -47,20 +46,10 @@ export async function createHttpApp(options: AppModuleOptions): Promise<NestFast
   // JSON only: a text/plain body must be refused with 415, not parsed into a string.
   fastify.removeContentTypeParser('text/plain');
 
-  await app.register(helmet as never, {
-    global: true,
-    hsts: { maxAge: 31_536_000, includeSubDomains: true },
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
-    },
-    frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-  });
   await app.register(fastifyCookie as never);
-  app.enableCors({
-    origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
+  // No allowed origins: no CORS hook at all, so browsers on other origins get no CORS grant.
+  if (config.corsOrigins.length > 0) app.enableCors({
+    origin: config.corsOrigins,
     credentials: true,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['content-type', 'authorization', 'x-csrf-token', 'idempotency-key', 'if-match', 'x-request-id'],
@@ -68,25 +57,23 @@ export async function createHttpApp(options: AppModuleOptions): Promise<NestFast
     maxAge: 600,
   });
 
-  fastify.addHook('onRequest', async (request, reply) => {
+  const securityHeaders = computeSecurityHeaders();
+  const docsHeaders = { ...securityHeaders, 'content-security-policy': DOCS_CSP };
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.headers(request.url.startsWith('/docs') ? docsHeaders : securityHeaders);
     reply.header('x-request-id', request.id);
+    done();
   });
-  fastify.addHook('onSend', async (request, reply, payload) => {
-    if (request.url.startsWith('/docs')) reply.header('content-security-policy', DOCS_CSP);
-    return payload;
-  });
-  fastify.addHook('onResponse', async (request, reply) => {
-    const line = {
-      reqId: request.id,
-      method: request.method,
-      url: request.url,
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 10) / 10,
-      ip: request.ip,
-    };
+  fastify.addHook('onResponse', (request, reply, done) => {
     // Probes hit health every few seconds; at info they would drown the useful lines.
-    if (request.url.startsWith('/health')) logger.debug(line, 'request');
-    else logger.info(line, 'request');
+    const level = request.url.startsWith('/health') ? 'debug' : 'info';
+    if (logger.isLevelEnabled(level)) {
+      logger[level](
+        { reqId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: request.ip },
+        'request',
+      );
+    }
+    done();
   });
 
   app.useGlobalPipes(createValidationPipe());

@@ -6,7 +6,7 @@
 export const REDACTED = '[REDACTED]';
 
 const SENSITIVE_KEY =
-  /(authorization|cookie|password|passwd|passphrase|secret|token|signature|api[-_]?key|credential|csrf|otp|mfa[-_]?code|recovery[-_]?code|card[-_]?number|cvc|cvv|^pan$|^t$)/i;
+  /(authorization|cookie|password|passwd|passphrase|secret|token|signature|api[-_]?key|private[-_]?key|credential|csrf|otp|mfa[-_]?code|recovery[-_]?code|card[-_]?number|cvc|cvv|^pan$|^t$)/i;
 
 // 13 to 19 digits, optionally separated by single spaces or dashes: the shape of a card number.
 const CARD_LIKE = /\b\d(?:[ -]?\d){12,18}\b/g;
@@ -29,21 +29,29 @@ export function redactString(value: string): string {
 }
 
 /** Returns a redacted deep copy; never mutates its input. Cycles and depth are bounded. */
-export function redact<T>(value: T, depth = 0, seen: WeakSet<object> = new WeakSet()): T {
+export function redact<T>(value: T, depth = 0, seen: WeakMap<object, unknown> = new WeakMap()): T {
   if (typeof value === 'string') return redactString(value) as T;
   if (value === null || typeof value !== 'object') return value;
   if (depth > 12) return '[DEPTH]' as T;
-  if (seen.has(value as object)) return '[CIRCULAR]' as T;
-  seen.add(value as object);
-  if (Buffer.isBuffer(value)) return `[BUFFER ${value.length} bytes]` as T;
+  // Seen before: still being copied means a cycle; already copied means a shared reference,
+  // which keeps its (redacted) copy rather than being mislabelled as circular.
+  if (seen.has(value as object)) return (seen.get(value as object) ?? '[CIRCULAR]') as T;
+  seen.set(value as object, undefined);
+  const copy = redactObject(value as object, depth, seen);
+  seen.set(value as object, copy);
+  return copy as T;
+}
+
+function redactObject(value: object, depth: number, seen: WeakMap<object, unknown>): unknown {
+  if (Buffer.isBuffer(value)) return `[BUFFER ${value.length} bytes]`;
   if (value instanceof Date) return value;
-  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1, seen)) as T;
+  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1, seen));
   if (value instanceof Error) {
-    return redact({ type: value.name, message: value.message, stack: value.stack, code: (value as { code?: unknown }).code }, depth + 1, seen) as T;
+    return redact({ type: value.name, message: value.message, stack: value.stack, code: (value as { code?: unknown }).code }, depth + 1, seen);
   }
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
     out[key] = isSensitiveKey(key) && item !== undefined && item !== null && item !== '' ? REDACTED : redact(item, depth + 1, seen);
   }
-  return out as T;
+  return out;
 }
