@@ -1,0 +1,50 @@
+import pg from 'pg';
+import { startTestApp, type TestApp } from './harness/app.js';
+
+/** Readiness must tell an orchestrator which dependency is down, and recover by itself. */
+describe('readiness when the database goes away', () => {
+  let t: TestApp;
+  let admin: pg.Client;
+  let databaseName: string;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    databaseName = new URL(t.databaseUrl).pathname.slice(1);
+    admin = new pg.Client({ connectionString: process.env.LEDGERLINE_TEST_ADMIN_URL });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.query(`ALTER DATABASE ${databaseName} ALLOW_CONNECTIONS true`).catch(() => undefined);
+    await admin?.end();
+    await t?.close();
+  });
+
+  it('answers 503 problem+json naming the database, then 200 again when it is back', async () => {
+    expect((await t.inject('/health/ready')).statusCode).toBe(200);
+
+    // No new connections, and every existing one cut: as if the server had gone.
+    await admin.query(`ALTER DATABASE ${databaseName} ALLOW_CONNECTIONS false`);
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [databaseName]);
+
+    const down = await t.inject('/health/ready');
+    expect(down.statusCode).toBe(503);
+    expect(down.headers['content-type']).toContain('application/problem+json');
+    const problem = down.json();
+    expect(problem).toMatchObject({ status: 503, code: 'not_ready' });
+    expect(problem.checks.database).toBe('down');
+    // The queue lives in the same database on the PostgreSQL backend, on Redis otherwise.
+    expect(problem.checks.queue).toBe(t.config.redisUrl ? 'up' : 'down');
+    expect(problem.detail).toContain('database');
+
+    // Liveness does not depend on the database.
+    expect((await t.inject('/health')).statusCode).toBe(200);
+
+    await admin.query(`ALTER DATABASE ${databaseName} ALLOW_CONNECTIONS true`);
+    let recovered = 0;
+    for (let attempt = 0; attempt < 40 && recovered !== 200; attempt += 1) {
+      recovered = (await t.inject('/health/ready')).statusCode;
+      if (recovered !== 200) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(recovered).toBe(200);
+  });
+});
