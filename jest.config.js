@@ -17,9 +17,14 @@ const swc = [
 // available inside Jest's module system): those dependencies are compiled to CommonJS.
 const ESM_REQUIRED_FROM_CJS = ['content-disposition', 'cookie'];
 
+// @nestjs/throttler is CommonJS and requires the ESM-only @nestjs/common and @nestjs/core:
+// inside Jest those are compiled to CommonJS when required from it (decorator metadata keys are
+// strings on the shared reflect-metadata store, so both copies agree).
+const CJS_REQUIRING_NEST = ['@nestjs/common', '@nestjs/core'];
+
 const common = {
-  transform: { '^.+\\.ts$': swc, [`node_modules/(${ESM_REQUIRED_FROM_CJS.join('|')})/.+\\.js$`]: swc },
-  transformIgnorePatterns: [`/node_modules/(?!(${ESM_REQUIRED_FROM_CJS.join('|')})/)`],
+  transform: { '^.+\\.ts$': swc, [`node_modules/(${[...ESM_REQUIRED_FROM_CJS, ...CJS_REQUIRING_NEST].join('|')})/.+\\.js$`]: swc },
+  transformIgnorePatterns: [`/node_modules/(?!(${[...ESM_REQUIRED_FROM_CJS, ...CJS_REQUIRING_NEST].join('|')})/)`],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testEnvironment: 'node',

@@ -2,12 +2,15 @@ import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import type { Logger } from 'pino';
 import { AuditModule } from './audit/audit.module.js';
+import { AuthModule } from './auth/auth.module.js';
+import { BusinessesModule } from './businesses/businesses.module.js';
 import { LoggingModule } from './common/logging/logging.module.js';
 import type { AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
+import { NotificationsModule } from './notifications/notifications.module.js';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -25,6 +28,7 @@ export class AppModule {
   static forRoot(options: AppModuleOptions): DynamicModule {
     const { config } = options;
     const runsWorkers = config.role !== 'api';
+    const auth = AuthModule.forRoot(config, { keyPrefix: options.queuePrefix });
     return {
       module: AppModule,
       imports: [
@@ -35,6 +39,9 @@ export class AppModule {
         // Cron runs only where workers run: an API process never fires a schedule.
         ...(runsWorkers ? [ScheduleModule.forRoot()] : []),
         AuditModule,
+        NotificationsModule,
+        auth,
+        BusinessesModule.forRoot(auth),
         HealthModule,
         ...(options.extraModules ?? []),
       ],

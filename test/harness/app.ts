@@ -25,6 +25,8 @@ export interface TestApp {
   /** A direct connection to the suite's database, as the app's owner. */
   db: pg.Pool;
   databaseUrl: string;
+  /** The queue and rate-limit key prefix on Redis (unique per suite). */
+  queuePrefix: string;
   close(): Promise<void>;
 }
 
@@ -85,6 +87,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     rawLogs: () => raw.join(''),
     db,
     databaseUrl,
+    queuePrefix,
     async close() {
       await booted.close();
       await db.end();
