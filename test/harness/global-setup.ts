@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 // Jest loads global setup as CommonJS through its transformer, outside the ESM module map, so
@@ -14,13 +15,20 @@ export default async function globalSetup(): Promise<void> {
     process.env.LEDGERLINE_TEST_ADMIN_URL = process.env.DATABASE_URL;
     return;
   }
+  // One cluster per run (removed at teardown), so two runs on one machine never share a server.
+  const name = `test-postgres-${process.pid}`;
   const embedded = await startEmbeddedPostgres({
     dataDir: join(process.cwd(), '.data'),
-    name: 'test-postgres',
+    name,
     database: 'postgres',
     nodeEnv: 'test',
     durable: false,
   });
   process.env.LEDGERLINE_TEST_ADMIN_URL = embedded.adminUrl;
-  (globalThis as { __ledgerlineTestDatabase?: { stop(): Promise<void> } }).__ledgerlineTestDatabase = embedded;
+  (globalThis as { __ledgerlineTestDatabase?: { stop(): Promise<void> } }).__ledgerlineTestDatabase = {
+    stop: async () => {
+      await embedded.stop();
+      rmSync(join(process.cwd(), '.data', name), { recursive: true, force: true });
+    },
+  };
 }

@@ -200,3 +200,30 @@ describe('redact: structure', () => {
     expect(out.payload).not.toContain(bytes.toString('hex'));
   });
 });
+
+describe('redact: secrets written into free text', () => {
+  it('blanks the value next to a secret-sounding name in embedded JSON, SQL and key=value text', () => {
+    const secret = randomBytes(9).toString('hex');
+    for (const text of [
+      `body {"password":"${secret}","name":"Ada"}`,
+      `WHERE token = '${secret}'`,
+      `refresh_token=${secret} next`,
+      `client_secret: ${secret}`,
+    ]) {
+      const out = redactString(text);
+      expect(out).not.toContain(secret);
+      expect(out).toContain(REDACTED);
+    }
+    expect(redactString(`body {"password":"${secret}","name":"Ada"}`)).toContain('"name":"Ada"');
+  });
+
+  it('keeps SQL that merely names a secret column', () => {
+    expect(redactString('SELECT password FROM users')).toBe('SELECT password FROM users');
+  });
+
+  it('does not mistake a uuid whose first groups are digits for a card number', () => {
+    const id = '12345678-1234-4123-8abc-0123456789ab';
+    expect(redactString(`invoice ${id} paid`)).toBe(`invoice ${id} paid`);
+    expect(redactString('card 4242 4242 4242 4242')).not.toContain('4242 4242');
+  });
+});

@@ -9,11 +9,17 @@ const SENSITIVE_KEY =
   /(authorization|cookie|password|passwd|passphrase|secret|token|signature|api[-_]?key|private[-_]?key|credential|csrf|otp|mfa[-_]?code|recovery[-_]?code|card[-_]?number|cvc|cvv|^pan$|^t$)/i;
 
 // 13 to 19 digits, optionally separated by single spaces or dashes: the shape of a card number.
-const CARD_LIKE = /\b\d(?:[ -]?\d){12,18}\b/g;
+// A uuid is matched first and kept: its digit-only groups (1 uuid in 800) have the same shape.
+const CARD_LIKE = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b\d(?:[ -]?\d){12,18}\b/gi;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g;
 // Signed-link and reset-token query parameters.
 const SECRET_PARAM = /([?&](?:t|token|code|signature|sig|key|secret|password)=)[^&#\s"]*/gi;
+// A value next to a secret-sounding name inside free text: JSON embedded in a message
+// ("password":"…"), SQL (token = '…'), key=value and key: value.
+const SECRET_PAIR =
+  /(["']?\b[\w-]*?(?:password|passwd|passphrase|secret|token|api[-_]?key|private[-_]?key|credential|signature)[\w-]*["']?\s*[:=]\s*)(?!"?\[REDACTED\])("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&#"'{}[\]()]+)/gi;
 
 export function isSensitiveKey(key: string): boolean {
   return SENSITIVE_KEY.test(key);
@@ -25,7 +31,8 @@ export function redactString(value: string): string {
     .replace(JWT, REDACTED)
     .replace(BEARER, `$1 ${REDACTED}`)
     .replace(SECRET_PARAM, `$1${REDACTED}`)
-    .replace(CARD_LIKE, REDACTED);
+    .replace(SECRET_PAIR, (_match, head: string, secret: string) => `${head}${secret[0] === '"' || secret[0] === "'" ? `${secret[0]}${REDACTED}${secret[0]}` : REDACTED}`)
+    .replace(CARD_LIKE, (match) => (UUID.test(match) ? match : REDACTED));
 }
 
 /** Returns a redacted deep copy; never mutates its input. Cycles and depth are bounded. */
