@@ -15,7 +15,7 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/
 export function startStack(ctx, { env = {}, readyPath = '/health/ready' } = {}) {
   const [cmd, ...args] = process.env.BENCH_STACK_CMD
     ? process.env.BENCH_STACK_CMD.trim().split(/\s+/)
-    : [process.execPath, 'dist/src/main.js'];
+    : [process.execPath, '--max-semi-space-size=8', 'dist/src/main.js']; // as `npm start` runs it
   return startServer({
     name: `${ctx.scenario}/stack`,
     cmd,
