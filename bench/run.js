@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { pinning, pinned, rssMb, alive, cpuSeconds, stopAll } from './lib/proc.js';
-import { metrics, parseTarget, checkTargets, table } from './lib/report.js';
+import { pinning, pinned, rssMb, alive, cpuSeconds, stopAll, waitIdle } from './lib/proc.js';
+import { metrics, parseTarget, checkTargets, table, probeNotes } from './lib/report.js';
 import { ROOT } from './lib/servers.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -86,6 +86,7 @@ function runLoad(ctx, url, spec, durationSeconds) {
         totalRequests: r.requests.total,
         p50Ms: r.latency.p50,
         p99Ms: r.latency.p99,
+        maxMs: r.latency.max,
         non2xx: r.non2xx,
         errors: r.errors,
         timeouts: r.timeouts,
@@ -105,10 +106,13 @@ async function runScenario(s, opts, run) {
     logFile: (side) => path.join(run.resultsDir, `${run.id}-${s.name}-${side}.log`),
   };
   // Keys listed up front so the JSON reads summary first, raw rounds last.
-  const result = { name: s.name, target: s.targets.map((t) => t.expr), error: undefined, metrics: undefined, targets: undefined, load: undefined, servers: {}, warmup: [], rounds: [] };
+  const result = { name: s.name, target: s.targets.map((t) => t.expr), error: undefined, metrics: undefined, targets: undefined, load: undefined, probe: undefined, servers: {}, warmup: [], rounds: [] };
   const servers = {};
+  ctx.servers = servers; // lets a later start() see an earlier server (e.g. the stack's embedded database)
+  // Default: baseline first, then stack. A scenario may set `startOrder`; servers stop in reverse order.
+  const order = s.startOrder ?? ['baseline', 'stack'];
   try {
-    for (const side of ['baseline', 'stack']) {
+    for (const side of order) {
       say(`[${s.name}] starting ${side}...`);
       const t0 = performance.now();
       const srv = await s[side].start(ctx);
@@ -125,16 +129,23 @@ async function runScenario(s, opts, run) {
     const spec = typeof s.load === 'function' ? await s.load(ctx, servers) : s.load;
     const duration = opts.duration ?? (opts.quick ? s.quick?.durationSeconds ?? 3 : spec.durationSeconds ?? 10);
     result.load = { ...spec, durationSeconds: duration, warmupSeconds: warmup, rounds };
+    // Optional light second load against the same server during every load (e.g. GET /health at a fixed rate).
+    const probe = typeof s.probe === 'function' ? await s.probe(ctx, servers) : s.probe;
+    if (probe) result.probe = probe;
 
     const measure = async (side, i) => {
       const srv = servers[side];
       const seconds = i < 0 ? warmup : duration;
       const cpu0 = cpuSeconds(srv.pid);
-      const r = await runLoad(ctx, srv.url, spec, seconds);
+      const [r, p] = await Promise.all([runLoad(ctx, srv.url, spec, seconds), probe ? runLoad(ctx, srv.url, probe, seconds) : null]);
       if (!alive(srv.pid)) throw new Error(`${side} server (pid ${srv.pid}) died during the load; see ${path.relative(ROOT, srv.logFile)}`);
       const row = { side, round: i < 0 ? 'warmup' : i + 1, ...r, serverCpuPct: Math.round(((cpuSeconds(srv.pid) - cpu0) / seconds) * 100), rssMb: rssMb(srv.pid) };
+      if (p) row.probe = { requests: p.totalRequests, p50Ms: p.p50Ms, p99Ms: p.p99Ms, maxMs: p.maxMs, non2xx: p.non2xx, errors: p.errors, timeouts: p.timeouts };
       if (i === rounds - 1) result.servers[side].rssAfterLoadMb = row.rssMb; // right after its last load
-      say(`[${s.name}] ${String(row.round).padEnd(6)} ${side.padEnd(8)} ${Math.round(r.rps)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  non-2xx ${r.non2xx}  server CPU ${row.serverCpuPct}%  load CPU ${r.loadCpuPct}%`);
+      const probeText = p ? `  probe p99 ${p.p99Ms} ms (max ${p.maxMs}, ${p.totalRequests} req)` : '';
+      say(`[${s.name}] ${String(row.round).padEnd(6)} ${side.padEnd(8)} ${Math.round(r.rps)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  non-2xx ${r.non2xx}  server CPU ${row.serverCpuPct}%  load CPU ${r.loadCpuPct}%${probeText}`);
+      // Optional: let the server finish abandoned work (e.g. a bcrypt backlog) before the next load.
+      if (s.settle) row.settleMs = await waitIdle(srv.pid, s.settle === true ? {} : s.settle);
       return row;
     };
     result.warmup = [await measure('baseline', -1), await measure('stack', -1)];
@@ -149,7 +160,7 @@ async function runScenario(s, opts, run) {
     result.error = err.message;
     if (!interrupted) say(`[${s.name}] CRASHED: ${err.stack}`);
   } finally {
-    for (const side of ['stack', 'baseline']) {
+    for (const side of [...order].reverse()) {
       if (!servers[side]) continue;
       const exit = await servers[side].stop();
       result.servers[side].exit = exit;
@@ -215,6 +226,8 @@ async function main() {
   const where = pin.server == null ? 'unpinned' : `server CPU ${pin.server}, load generator CPU ${pin.load}`;
   console.log(`## Ledgerline bench (${mode}, ${startedAt.toISOString()}, ${where}, node ${process.version})\n`);
   console.log(table(report.scenarios));
+  const notes = probeNotes(report.scenarios);
+  if (notes) console.log(`\n${notes}`);
   for (const s of report.scenarios) {
     const bound = s.rounds.filter((r) => r.loadCpuPct >= 95 && r.serverCpuPct < 90);
     if (bound.length) console.log(`\n> ${s.name}: the load generator was saturated (>= 95 % CPU) while the server was not in ${bound.length} round(s); those req/s measure autocannon, not the server.`);

@@ -5,6 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { randomInt } from 'node:crypto';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -72,6 +73,55 @@ function httpStatus(url, timeoutMs = 1000) {
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(null));
   });
+}
+
+/**
+ * A random loopback address 127.1-254.x.1-254 (never 127.0.0.1). Linux routes all of
+ * 127.0.0.0/8 to `lo`, so a client may bind any of them as its source address: to a server
+ * listening on 0.0.0.0 each one is a different client IP (e.g. for a per-IP rate limiter).
+ */
+function randomLoopbackAddress() {
+  return `127.${1 + randomInt(254)}.${randomInt(256)}.${1 + randomInt(254)}`;
+}
+
+/** One HTTP request on its own connection; resolves to { status, text, json() }. */
+function httpRequest(url, { method = 'GET', headers = {}, body, localAddress, timeoutMs = 30_000 } = {}) {
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  const h = { ...headers };
+  if (payload !== undefined) {
+    h['content-type'] ??= 'application/json';
+    h['content-length'] = Buffer.byteLength(payload);
+  }
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: h, agent: false, localAddress, timeout: timeoutMs }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode, text, json: () => JSON.parse(text) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url} timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/**
+ * Wait until a process is idle: its CPU use over one `intervalMs` falls below `cpuPct`, or
+ * `maxSeconds` pass. For servers that keep working after the client stopped (a load generator
+ * abandons in-flight requests; a bcrypt backlog still runs), so the next load, possibly on the
+ * other server pinned to the same CPU, starts on a quiet machine. Resolves to the ms waited.
+ */
+async function waitIdle(pid, { cpuPct = 10, maxSeconds = 30, intervalMs = 250 } = {}) {
+  const t0 = performance.now();
+  let prev = cpuSeconds(pid);
+  while (prev != null && performance.now() - t0 < maxSeconds * 1000) {
+    await sleep(intervalMs);
+    const now = cpuSeconds(pid);
+    if (now == null || ((now - prev) / (intervalMs / 1000)) * 100 < cpuPct) break;
+    prev = now;
+  }
+  return Math.round(performance.now() - t0);
 }
 
 function tail(file, lines = 20) {
@@ -155,4 +205,4 @@ async function stopAll() {
   await Promise.all([...live].map((s) => s.stop()));
 }
 
-export { sleep, freePort, pinning, pinned, rssMb, alive, cpuSeconds, startServer, stopAll, tail };
+export { sleep, freePort, pinning, pinned, rssMb, alive, cpuSeconds, startServer, stopAll, tail, randomLoopbackAddress, httpRequest, waitIdle };

@@ -17,6 +17,16 @@ const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 function metrics(rounds, servers) {
   const side = (name) => {
     const rs = rounds.filter((r) => r.side === name);
+    const probed = rs.filter((r) => r.probe);
+    // Only for scenarios with a `probe`: the light second load that ran alongside each round.
+    const probe = probed.length === 0 ? {} : {
+      probeP50Ms: median(probed.map((r) => r.probe.p50Ms)),
+      probeP99Ms: median(probed.map((r) => r.probe.p99Ms)),
+      probeMaxMs: median(probed.map((r) => r.probe.maxMs)),
+      probeRequests: sum(probed.map((r) => r.probe.requests)),
+      probeNon2xx: sum(probed.map((r) => r.probe.non2xx)),
+      probeErrors: sum(probed.map((r) => r.probe.errors)),
+    };
     return {
       rps: round(median(rs.map((r) => r.rps)), 0),
       p50Ms: median(rs.map((r) => r.p50Ms)),
@@ -26,6 +36,7 @@ function metrics(rounds, servers) {
       bootMs: servers[name].bootMs,
       rssAfterBootMb: servers[name].rssAfterBootMb,
       rssAfterLoadMb: servers[name].rssAfterLoadMb,
+      ...probe,
     };
   };
   const base = rounds.filter((r) => r.side === 'baseline');
@@ -86,4 +97,20 @@ function table(scenarios) {
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-export { median, metrics, parseTarget, checkTargets, table };
+/** One line per scenario that ran a probe (the table's columns are about the main load). */
+function probeNotes(scenarios) {
+  return scenarios
+    .filter((s) => !s.error && s.probe && s.metrics?.stack.probeP99Ms !== undefined)
+    .map((s) => {
+      const m = s.metrics;
+      const label = s.probe.label ?? `probe ${s.probe.method ?? 'GET'} ${s.probe.path ?? '/'}`;
+      const targets = s.targets.filter((t) => /probe/i.test(t.target)).map((t) => `${t.pass ? 'PASS' : 'FAIL'} ${t.target}`).join('; ');
+      const bad = m.baseline.probeNon2xx || m.stack.probeNon2xx || m.baseline.probeErrors || m.stack.probeErrors
+        ? `, non-2xx ${m.baseline.probeNon2xx} / ${m.stack.probeNon2xx}, errors ${m.baseline.probeErrors} / ${m.stack.probeErrors}` : '';
+      return `> ${s.name}: ${label}: p99 ${pair(m, 'probeP99Ms')} ms base / stack (p50 ${pair(m, 'probeP50Ms')}, max ${pair(m, 'probeMaxMs')}; ` +
+        `${pair(m, 'probeRequests', 0)} probes${bad})${targets ? ` — ${targets}` : ''}`;
+    })
+    .join('\n');
+}
+
+export { median, metrics, parseTarget, checkTargets, table, probeNotes };

@@ -25,9 +25,11 @@ export async function createHttpApp(options: AppModuleOptions): Promise<NestFast
   const { config, logger } = options;
   const adapter = new FastifyAdapter({
     logger: false,
-    // A hop count: only that many proxies' X-Forwarded-For entries are believed.
-    // (Fastify accepts a number at run time; its types only list the other forms.)
-    trustProxy: (config.trustProxy > 0 ? config.trustProxy : false) as boolean,
+    // A hop count: the socket peer and the next TRUST_PROXY - 1 X-Forwarded-For entries (from the
+    // right) are our proxies; the entry after them is the client. Fastify 5.12 refuses a bare
+    // number (it cannot know the peer is the proxy), so the rule is given as a function; it
+    // assumes, as documented, that the app is reachable only through those proxies.
+    trustProxy: config.trustProxy > 0 ? (_address: string, hop: number) => hop < config.trustProxy : false,
     bodyLimit: BODY_LIMIT_BYTES,
     requestIdHeader: false,
     genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => {
