@@ -31,6 +31,8 @@ const common = {
 };
 
 export default {
+  // Global (Jest ignores it per project): e2e tests boot apps and wait for queues.
+  testTimeout: 60_000,
   projects: [
     {
       ...common,
@@ -43,7 +45,6 @@ export default {
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
-      testTimeout: 60_000,
     },
   ],
 };

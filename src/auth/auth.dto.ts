@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
 import { IsEmail, IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
+import { canonicalEmail } from './email.js';
 
 // Length limits are generous for real input and stop abuse early; the password policy itself
 // (12-128 characters, at most 72 bytes) is checked by the service with a clear message.
@@ -8,7 +10,9 @@ const MAX_PASSWORD_INPUT = 512;
 export class SignupDto {
   @ApiProperty({ maxLength: 200 }) @IsString() @IsNotEmpty() @MaxLength(200) businessName: string;
   @ApiProperty({ maxLength: 200 }) @IsString() @IsNotEmpty() @MaxLength(200) name: string;
-  @ApiProperty({ maxLength: 254 }) @IsString() @IsEmail() @MaxLength(254) email: string;
+  // Canonicalised before @IsEmail, so "  Ada@Example.TEST " or a full-width variant of a taken
+  // address is checked (and refused with 409 email_taken) as the address it stands for.
+  @ApiProperty({ maxLength: 254 }) @Transform(({ value }) => (typeof value === 'string' ? canonicalEmail(value) : value)) @IsString() @IsEmail() @MaxLength(254) email: string;
   @ApiProperty({ minLength: 12, maxLength: 128, description: '12-128 characters, at most 72 bytes in UTF-8' }) @IsString() @MaxLength(MAX_PASSWORD_INPUT) password: string;
   @ApiPropertyOptional({ enum: ['web', 'mobile'] }) @IsOptional() @IsIn(['web', 'mobile']) client?: 'web' | 'mobile';
 }
