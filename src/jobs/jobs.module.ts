@@ -6,6 +6,7 @@ import type { AppConfig } from '../config/config.js';
 import { JobsService } from './jobs.service.js';
 import { QUEUE_BACKEND } from './jobs.tokens.js';
 import { createQueueBackend } from './queue-backend.js';
+import { throttledErrorLog } from './throttled-error-log.js';
 
 @Global()
 @Module({})
@@ -23,7 +24,7 @@ export class JobsModule {
               redisUrl: config.redisUrl,
               databaseUrl: config.databaseUrl,
               prefix: options.queuePrefix,
-              onError: (source, error) => logger.warn({ source, err: { message: error.message, code: (error as { code?: string }).code } }, 'queue backend error'),
+              onError: throttledErrorLog(logger),
             }),
         },
         JobsService,
