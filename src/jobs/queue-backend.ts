@@ -30,7 +30,20 @@ export function createQueueBackend(options: {
   /** Connection-level errors (a lost connection while Redis or PostgreSQL restarts). */
   onError: (source: string, error: Error) => void;
 }): QueueBackend {
-  return options.redisUrl ? redisBackend(options.redisUrl, options.onError, options.prefix) : postgresBackend(options.databaseUrl, options.onError);
+  // Once close() has begun, connections being torn down (and, in the embedded footprint, the
+  // database stopping right after) are expected: they are not reported as errors.
+  let closing = false;
+  const onError: OnError = (source, error) => {
+    if (!closing) options.onError(source, error);
+  };
+  const backend = options.redisUrl ? redisBackend(options.redisUrl, onError, options.prefix) : postgresBackend(options.databaseUrl, onError);
+  const close = backend.close.bind(backend);
+  return Object.assign(backend, {
+    close: async () => {
+      closing = true;
+      await close();
+    },
+  });
 }
 
 type OnError = (source: string, error: Error) => void;
