@@ -4,11 +4,13 @@ import type { Logger } from 'pino';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { BusinessesModule } from './businesses/businesses.module.js';
+import { CustomersModule } from './customers/customers.module.js';
 import { LoggingModule } from './common/logging/logging.module.js';
 import type { AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { InvoicesModule } from './invoices/invoices.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
 
@@ -42,6 +44,8 @@ export class AppModule {
         NotificationsModule,
         auth,
         BusinessesModule.forRoot(auth),
+        CustomersModule,
+        InvoicesModule,
         HealthModule,
         ...(options.extraModules ?? []),
       ],

@@ -1,4 +1,5 @@
 import type { DataSourceOptions } from 'typeorm';
+import './pg-types.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations.js';
 
