@@ -13,6 +13,9 @@ describe('tenant isolation', () => {
   let alice: TestAccount;
   let bob: TestAccount;
   let bobSessionId: string;
+  let bobCustomerId: string;
+  let bobInvoiceId: string;
+  let bobRecurringId: string;
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -20,6 +23,20 @@ describe('tenant isolation', () => {
     bob = await readyAdmin(t, { businessName: 'Bob Roofing' });
     const sessions = await t.inject({ method: 'GET', url: '/v1/auth/sessions', headers: bob.auth });
     bobSessionId = sessions.json().data[0].id;
+    const customer = await t.inject({ method: 'POST', url: '/v1/customers', headers: bob.auth, payload: { name: 'Bob’s client', email: 'client@example.test' } });
+    bobCustomerId = customer.json().id;
+    const lines = [{ description: 'Roof repair', quantity: 1, unitPrice: 10_000, taxRateBps: 2000 }];
+    const invoice = await t.inject({ method: 'POST', url: '/v1/invoices', headers: bob.auth, payload: { customerId: bobCustomerId, currency: 'EUR', lines } });
+    bobInvoiceId = invoice.json().id;
+    await t.inject({ method: 'POST', url: `/v1/invoices/${bobInvoiceId}/finalize`, headers: bob.auth });
+    const recurring = await t.inject({
+      method: 'POST',
+      url: '/v1/recurring-invoices',
+      headers: bob.auth,
+      payload: { customerId: bobCustomerId, currency: 'EUR', lines, schedule: { every: 1, unit: 'month', startDate: '2027-01-01' } },
+    });
+    bobRecurringId = recurring.json().id;
+    expect([customer.statusCode, invoice.statusCode, recurring.statusCode]).toEqual([201, 201, 201]);
   });
   afterAll(async () => {
     await t?.close();
@@ -30,8 +47,34 @@ describe('tenant isolation', () => {
     'DELETE /v1/auth/sessions/:id': bobSessionId,
     'PATCH /v1/members/:userId': bob.userId,
     'DELETE /v1/members/:userId': bob.userId,
+    'GET /v1/customers/:id': bobCustomerId,
+    'PATCH /v1/customers/:id': bobCustomerId,
+    'DELETE /v1/customers/:id': bobCustomerId,
+    'GET /v1/invoices/:id': bobInvoiceId,
+    'PATCH /v1/invoices/:id': bobInvoiceId,
+    'DELETE /v1/invoices/:id': bobInvoiceId,
+    'POST /v1/invoices/:id/finalize': bobInvoiceId,
+    'POST /v1/invoices/:id/send': bobInvoiceId,
+    'POST /v1/invoices/:id/void': bobInvoiceId,
+    'GET /v1/invoices/:id/versions': bobInvoiceId,
+    'GET /v1/invoices/:id/credit-notes': bobInvoiceId,
+    'POST /v1/invoices/:id/credit-notes': bobInvoiceId,
+    'GET /v1/invoices/:id/pdf': bobInvoiceId,
+    'GET /v1/recurring-invoices/:id': bobRecurringId,
+    'PATCH /v1/recurring-invoices/:id': bobRecurringId,
+    'DELETE /v1/recurring-invoices/:id': bobRecurringId,
+    'POST /v1/recurring-invoices/:id/pause': bobRecurringId,
+    'POST /v1/recurring-invoices/:id/resume': bobRecurringId,
+    'GET /v1/recurring-invoices/:id/occurrences': bobRecurringId,
   });
-  const bodies: Record<string, unknown> = { 'PATCH /v1/members/:userId': { role: 'viewer' } };
+  const bodies: Record<string, unknown> = {
+    'PATCH /v1/members/:userId': { role: 'viewer' },
+    'PATCH /v1/customers/:id': { name: 'Taken over' },
+    'PATCH /v1/invoices/:id': { notes: 'Taken over' },
+    'POST /v1/invoices/:id/void': { reason: 'Taken over' },
+    'POST /v1/invoices/:id/credit-notes': { amount: 100, reason: 'Taken over' },
+    'PATCH /v1/recurring-invoices/:id': { notes: 'Taken over' },
+  };
 
   function idTakingRoutes(): Array<{ method: string; path: string }> {
     const discovery = t.app.get(DiscoveryService);
@@ -81,6 +124,10 @@ describe('tenant isolation', () => {
   async function snapshot(): Promise<unknown> {
     const memberships = await t.db.query('SELECT business_id, user_id, role FROM memberships ORDER BY business_id, user_id');
     const sessions = await t.db.query('SELECT id, revoked_at FROM sessions ORDER BY id');
-    return { memberships: memberships.rows, sessions: sessions.rows };
+    const customers = await t.db.query('SELECT id, name, updated_at FROM customers ORDER BY id');
+    const invoices = await t.db.query('SELECT id, status, version, notes, send_count, credited_total, updated_at FROM invoices ORDER BY id');
+    const recurring = await t.db.query('SELECT id, status, version, notes FROM recurring_invoices ORDER BY id');
+    const creditNotes = await t.db.query('SELECT count(*) FROM credit_notes');
+    return { memberships: memberships.rows, sessions: sessions.rows, customers: customers.rows, invoices: invoices.rows, recurring: recurring.rows, creditNotes: creditNotes.rows };
   }
 });

@@ -10,12 +10,25 @@ import type { Principal, RequestMeta } from '../auth/principal.js';
 import type { Role } from '../auth/roles.js';
 import { SessionsService } from '../auth/sessions.service.js';
 import { hashToken, randomToken } from '../auth/tokens.js';
-import { AppError } from '../common/errors/app-error.js';
+import { AppError, type FieldError } from '../common/errors/app-error.js';
+import { cardNumberErrors, throwIfErrors } from '../common/free-text.js';
+import { validateNumberFormat } from '../invoices/numbering.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { EmailOutbox } from '../notifications/email-outbox.service.js';
 import { templates } from '../notifications/templates.js';
 
 const INVITATION_DAYS = 7;
+
+export interface BusinessSettings {
+  name: string;
+  requireMfa: boolean;
+  invoiceNumberFormat: string;
+  estimateNumberFormat: string;
+  creditNoteNumberFormat: string;
+  defaultNetDays: number;
+  address: string | null;
+  paymentInstructions: string | null;
+}
 
 export interface MemberView {
   userId: string;
@@ -151,15 +164,42 @@ export class MembersService {
     });
   }
 
-  async settings(businessId: string): Promise<{ name: string; requireMfa: boolean }> {
-    const [row]: Array<{ name: string; require_mfa: boolean }> = await this.dataSource.query('SELECT name, require_mfa FROM businesses WHERE id = $1', [businessId]);
-    return { name: row.name, requireMfa: row.require_mfa };
+  async settings(businessId: string): Promise<BusinessSettings> {
+    const [row]: Array<Record<string, unknown>> = await this.dataSource.query(
+      `SELECT name, require_mfa, invoice_number_format, estimate_number_format, credit_note_number_format, default_net_days, address, payment_instructions
+         FROM businesses WHERE id = $1`,
+      [businessId],
+    );
+    return {
+      name: row.name as string,
+      requireMfa: row.require_mfa as boolean,
+      invoiceNumberFormat: row.invoice_number_format as string,
+      estimateNumberFormat: row.estimate_number_format as string,
+      creditNoteNumberFormat: row.credit_note_number_format as string,
+      defaultNetDays: row.default_net_days as number,
+      address: row.address as string | null,
+      paymentInstructions: row.payment_instructions as string | null,
+    };
   }
 
-  async updateSettings(principal: Principal, input: { name?: string; requireMfa?: boolean }, meta: RequestMeta): Promise<{ name: string; requireMfa: boolean }> {
+  async updateSettings(principal: Principal, input: Partial<BusinessSettings>, meta: RequestMeta): Promise<BusinessSettings> {
+    const errors: FieldError[] = cardNumberErrors({ address: input.address, paymentInstructions: input.paymentInstructions });
+    for (const field of ['invoiceNumberFormat', 'estimateNumberFormat', 'creditNoteNumberFormat'] as const) {
+      const format = input[field];
+      if (format === undefined) continue;
+      const verdict = validateNumberFormat(format);
+      if (!verdict.ok) errors.push({ field, code: 'invalid_number_format', message: `${field}: ${verdict.message}` });
+    }
+    throwIfErrors(errors);
+    const columns: Record<keyof BusinessSettings, string> = {
+      name: 'name', requireMfa: 'require_mfa', invoiceNumberFormat: 'invoice_number_format', estimateNumberFormat: 'estimate_number_format',
+      creditNoteNumberFormat: 'credit_note_number_format', defaultNetDays: 'default_net_days', address: 'address', paymentInstructions: 'payment_instructions',
+    };
+    const changed = (Object.keys(columns) as Array<keyof BusinessSettings>).filter((key) => input[key] !== undefined);
+    if (changed.length === 0) return this.settings(principal.businessId);
     await this.dataSource.transaction(async (tx) => {
-      await queryRows(tx,'UPDATE businesses SET name = coalesce($2, name), require_mfa = coalesce($3, require_mfa) WHERE id = $1', [principal.businessId, input.name ?? null, input.requireMfa ?? null]);
-      await this.audit.record({ businessId: principal.businessId, actor: { type: 'user', id: principal.userId }, action: 'business.settings_changed', entity: { type: 'business', id: principal.businessId }, detail: { ...input }, ...meta }, tx);
+      await queryRows(tx, `UPDATE businesses SET ${changed.map((key, index) => `${columns[key]} = $${index + 2}`).join(', ')} WHERE id = $1`, [principal.businessId, ...changed.map((key) => input[key])]);
+      await this.audit.record({ businessId: principal.businessId, actor: { type: 'user', id: principal.userId }, action: 'business.settings_changed', entity: { type: 'business', id: principal.businessId }, detail: { changedFields: changed, ...(input.requireMfa !== undefined ? { requireMfa: input.requireMfa } : {}) }, ...meta }, tx);
     });
     return this.settings(principal.businessId);
   }

@@ -20,6 +20,14 @@ describe('occurrencesBetween: months', () => {
     expect(occurrencesBetween(monthly('2025-01-30'), '2028-02-01', '2028-03-31')).toEqual(['2028-02-29', '2028-03-30']);
   });
 
+  it('clamps the 31st in consecutive Februaries of a common, a leap and a common year', () => {
+    const schedule = monthly('2027-01-31');
+    const februaries = occurrencesBetween(schedule, '2027-01-01', '2029-12-31').filter((date) => date.slice(5, 7) === '02');
+    expect(februaries).toEqual(['2027-02-28', '2028-02-29', '2029-02-28']);
+    expect(periodKey(schedule, '2028-02-29')).toBe('13');
+    expect(() => periodKey(schedule, '2028-02-28')).toThrow(/not an occurrence/);
+  });
+
   it('keeps the 29th and 30th after February', () => {
     expect(occurrencesBetween(monthly('2025-01-29'), '2025-01-01', '2025-03-31')).toEqual(['2025-01-29', '2025-02-28', '2025-03-29']);
   });

@@ -40,6 +40,16 @@ export const templates = {
       [`Hello ${data.name},`, `Someone asked to reset your password. The link works once, for one hour. Your reset code: ${data.token}`, 'If it was not you, ignore this email; your password stays as it is.'],
       { label: 'Choose a new password', url: data.resetUrl },
     ),
+  invoice: (data: { businessName: string; customerName: string; number: string; total: string; balanceDue: string; dueDate: string; viewUrl?: string }) =>
+    render(
+      `Invoice ${singleLine(data.number)} from ${singleLine(data.businessName)}`,
+      [
+        `Hello ${data.customerName},`,
+        `${data.businessName} sent you invoice ${data.number} for ${data.total}. Balance due: ${data.balanceDue}, due on ${data.dueDate}.`,
+        'Reply to this email if you have a question about it.',
+      ],
+      data.viewUrl ? { label: 'View and pay the invoice', url: data.viewUrl } : undefined,
+    ),
   securityAlert: (data: { name: string; event: string; detail: string }) =>
     render(`Security alert: ${data.event}`, [`Hello ${data.name},`, data.detail, 'If this was not you, change your password now; that signs out every device.']),
 };
