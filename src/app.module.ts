@@ -12,6 +12,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InvoicesModule } from './invoices/invoices.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
+import { LinksModule } from './links/links.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
 
 export interface AppModuleOptions {
@@ -46,6 +47,7 @@ export class AppModule {
         BusinessesModule.forRoot(auth),
         CustomersModule,
         InvoicesModule,
+        LinksModule,
         HealthModule,
         ...(options.extraModules ?? []),
       ],

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { redact } from '../common/logging/redact.js';
+import { queryRows } from '../database/sql.js';
 import { inTransaction } from '../database/transaction.js';
 import { ChainVerifier, chainHash, GENESIS_HASH, type ChainVerification } from './audit-chain.js';
 import type { AuditActorType } from './audit-event.entity.js';
@@ -14,6 +15,24 @@ export interface AuditInput {
   ip?: string | null;
   userAgent?: string | null;
   detail?: Record<string, unknown>;
+  /** When it happened, if not now (events folded from the inbox keep their own time). */
+  occurredAt?: Date;
+}
+
+/** Column list of the audit inbox, for `recordSoon` and for statements that log a read in the same round trip. */
+export function inboxColumns(): string {
+  return '(business_id, actor_type, actor_id, action, entity_type, entity_id, ip, user_agent, detail)';
+}
+
+/** Binds an event's values into `params` and returns the placeholders, in `inboxColumns()` order. */
+export function inboxValues(input: AuditInput, params: unknown[]): string {
+  const values = [
+    input.businessId?.toLowerCase() ?? null, input.actor.type, input.actor.id ?? null, input.action, input.entity?.type ?? null, input.entity?.id ?? null,
+    input.ip ?? null, input.userAgent ? input.userAgent.slice(0, MAX_USER_AGENT) : null, JSON.stringify(redact(input.detail ?? {})),
+  ];
+  // Casts, so the placeholders also type-check in INSERT … SELECT (where PostgreSQL cannot infer them).
+  const types = ['uuid', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb'];
+  return values.map((value, index) => `$${params.push(value)}::${types[index]}`).join(', ');
 }
 
 const MAX_USER_AGENT = 512;
@@ -34,22 +53,69 @@ export class AuditService {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async record(input: AuditInput, manager?: EntityManager): Promise<void> {
-    // uuid columns come back lower-case; hash what will be read back.
-    input = { ...input, businessId: input.businessId?.toLowerCase() ?? null };
-    await inTransaction(this.dataSource, async (tx) => {
-      const chainKey = input.businessId ?? 'system';
-      await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`audit:${chainKey}`]);
-      const head: Array<{ seq: string; hash: Buffer }> = await tx.query(
-        `SELECT seq, hash FROM audit_events
-          WHERE ${chainFilter(input.businessId)}
-          ORDER BY seq DESC LIMIT 1`,
-        [input.businessId],
-      );
-      const prevHash = head[0]?.hash ?? GENESIS_HASH;
+    await inTransaction(this.dataSource, (tx) => this.append(tx, input.businessId?.toLowerCase() ?? null, [input]), manager);
+  }
+
+  /**
+   * For high-volume read events (a document viewed, a link opened): one plain INSERT into the
+   * audit inbox, no chain lock, so reads never queue behind each other. The worker folds the
+   * inbox into the hash chain within about a second, keeping each event's own time. Use
+   * `record` for every change: it joins the change's transaction.
+   */
+  async recordSoon(input: AuditInput, runner: Pick<EntityManager, 'query'> = this.dataSource): Promise<void> {
+    const params: unknown[] = [];
+    await runner.query(`INSERT INTO audit_inbox ${inboxColumns()} VALUES (${inboxValues(input, params)})`, params);
+  }
+
+  /** Moves inbox events into their chains, oldest first, in batches. Returns how many moved. */
+  async foldInbox(batch = 500): Promise<number> {
+    const owners: Array<{ business_id: string | null }> = await this.dataSource.query('SELECT DISTINCT business_id FROM audit_inbox');
+    let moved = 0;
+    for (const { business_id: businessId } of owners) {
+      for (;;) {
+        const count = await this.dataSource.transaction(async (tx) => {
+          await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`audit:${businessId ?? 'system'}`]);
+          const rows: Array<{ occurred_at: Date; actor_type: AuditActorType; actor_id: string | null; action: string; entity_type: string | null; entity_id: string | null; ip: string | null; user_agent: string | null; detail: Record<string, unknown> }> =
+            await queryRows(tx,
+              `DELETE FROM audit_inbox WHERE id IN (
+                 SELECT id FROM audit_inbox WHERE business_id IS NOT DISTINCT FROM $1::uuid ORDER BY id LIMIT ${batch} FOR UPDATE SKIP LOCKED)
+               RETURNING occurred_at, actor_type, actor_id, action, entity_type, entity_id, ip, user_agent, detail`,
+              [businessId],
+            );
+          rows.sort((a, b) => a.occurred_at.getTime() - b.occurred_at.getTime());
+          await this.append(tx, businessId, rows.map((row) => ({
+            businessId, occurredAt: row.occurred_at, actor: { type: row.actor_type, id: row.actor_id }, action: row.action,
+            entity: row.entity_type && row.entity_id ? { type: row.entity_type, id: row.entity_id } : undefined, ip: row.ip, userAgent: row.user_agent, detail: row.detail,
+          })), { locked: true });
+          return rows.length;
+        });
+        moved += count;
+        if (count < batch) break;
+      }
+    }
+    return moved;
+  }
+
+  /** Appends events to one chain inside `tx`: one lock, one head read, one multi-row insert. */
+  private async append(tx: EntityManager, businessId: string | null, inputs: AuditInput[], options: { locked?: boolean } = {}): Promise<void> {
+    if (inputs.length === 0) return;
+    if (!options.locked) await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`audit:${businessId ?? 'system'}`]);
+    const head: Array<{ seq: string; hash: Buffer }> = await tx.query(
+      `SELECT seq, hash FROM audit_events
+        WHERE ${chainFilter(businessId)}
+        ORDER BY seq DESC LIMIT 1`,
+      [businessId],
+    );
+    let prevHash = head[0]?.hash ?? GENESIS_HASH;
+    let seq = BigInt(head[0]?.seq ?? '0');
+    const params: unknown[] = [];
+    const values: string[] = [];
+    for (const input of inputs) {
+      seq += 1n;
       const event = {
-        businessId: input.businessId,
-        seq: String(BigInt(head[0]?.seq ?? '0') + 1n),
-        occurredAt: new Date(),
+        businessId,
+        seq: String(seq),
+        occurredAt: input.occurredAt ?? new Date(),
         actorType: input.actor.type,
         actorId: input.actor.id ?? null,
         action: input.action,
@@ -61,27 +127,16 @@ export class AuditService {
         detail: redact(input.detail ?? {}),
       };
       const hash = chainHash(prevHash, event);
-      await tx.query(
-        `INSERT INTO audit_events
-           (business_id, seq, occurred_at, actor_type, actor_id, action, entity_type, entity_id, ip, user_agent, detail, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-        [
-          event.businessId,
-          event.seq,
-          event.occurredAt,
-          event.actorType,
-          event.actorId,
-          event.action,
-          event.entityType,
-          event.entityId,
-          event.ip,
-          event.userAgent,
-          JSON.stringify(event.detail),
-          prevHash,
-          hash,
-        ],
-      );
-    }, manager);
+      const row = [event.businessId, event.seq, event.occurredAt, event.actorType, event.actorId, event.action, event.entityType, event.entityId, event.ip, event.userAgent, JSON.stringify(event.detail), prevHash, hash];
+      values.push(`(${row.map((value) => `$${params.push(value)}`).join(', ')})`);
+      prevHash = hash;
+    }
+    await tx.query(
+      `INSERT INTO audit_events
+         (business_id, seq, occurred_at, actor_type, actor_id, action, entity_type, entity_id, ip, user_agent, detail, prev_hash, hash)
+       VALUES ${values.join(', ')}`,
+      params,
+    );
   }
 
   /** Recomputes a business's chain from the first event; reports the first row that does not fit. */

@@ -1,6 +1,12 @@
 import { CreateAuditEvents1763700000000 } from '../../migrations/1763700000000-CreateAuditEvents.js';
 import { CreateIdentity1763800000000 } from '../../migrations/1763800000000-CreateIdentity.js';
 import { CreateInvoicing1764000000000 } from '../../migrations/1764000000000-CreateInvoicing.js';
+import { CreateAuditInbox1764050000000 } from '../../migrations/1764050000000-CreateAuditInbox.js';
 
 /** Every migration, in order. Listed explicitly so the app, the CLI and the tests load the same set. */
-export const MIGRATIONS = [CreateAuditEvents1763700000000, CreateIdentity1763800000000, CreateInvoicing1764000000000];
+export const MIGRATIONS = [
+  CreateAuditEvents1763700000000,
+  CreateIdentity1763800000000,
+  CreateInvoicing1764000000000,
+  CreateAuditInbox1764050000000,
+];

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { CustomersModule } from '../customers/customers.module.js';
 import { CreditNotesService } from './credit-notes.service.js';
+import { EstimatesController } from './estimates.controller.js';
+import { EstimatesService } from './estimates.service.js';
 import { InvoiceExportsService } from './invoice-exports.service.js';
 import { InvoicesController } from './invoices.controller.js';
 import { InvoicesRepository } from './invoices.repository.js';
@@ -10,8 +12,8 @@ import { RecurringInvoicesService } from './recurring-invoices.service.js';
 
 @Module({
   imports: [CustomersModule],
-  controllers: [InvoicesController, RecurringInvoicesController],
-  providers: [InvoicesRepository, InvoicesService, CreditNotesService, InvoiceExportsService, RecurringInvoicesService],
-  exports: [InvoicesService],
+  controllers: [InvoicesController, EstimatesController, RecurringInvoicesController],
+  providers: [InvoicesRepository, InvoicesService, CreditNotesService, InvoiceExportsService, EstimatesService, RecurringInvoicesService],
+  exports: [InvoicesService, EstimatesService, InvoiceExportsService],
 })
 export class InvoicesModule {}

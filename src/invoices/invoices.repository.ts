@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
+import { inboxColumns, inboxValues, type AuditInput } from '../audit/audit.service.js';
 import { todayUtc } from '../common/dates.js';
 import { queryRows } from '../database/sql.js';
 import { lineView, type ComputedDocument, type StoredLine } from './document-lines.js';
@@ -106,6 +107,22 @@ export class InvoicesRepository {
   /** One statement: the invoice and its lines, scoped by business. */
   async findWithLines(businessId: string, id: string, runner: Runner = this.dataSource): Promise<InvoiceWithLines | undefined> {
     const rows: InvoiceWithLines[] = await runner.query(`SELECT ${INVOICE_COLUMNS}, ${LINES_JSON} FROM invoices i WHERE i.business_id = $1 AND i.id = $2`, [businessId, id]);
+    return rows[0];
+  }
+
+  /**
+   * The invoice with its lines and, in the same statement, a view event for the audit inbox
+   * (written only when the invoice exists): the hot read path costs one round trip.
+   */
+  async findWithLinesLoggingView(businessId: string, id: string, event: AuditInput): Promise<InvoiceWithLines | undefined> {
+    const params: unknown[] = [businessId, id];
+    const values = inboxValues(event, params);
+    const rows: InvoiceWithLines[] = await this.dataSource.query(
+      `WITH found AS (SELECT ${INVOICE_COLUMNS}, ${LINES_JSON} FROM invoices i WHERE i.business_id = $1 AND i.id = $2),
+            logged AS (INSERT INTO audit_inbox ${inboxColumns()} SELECT ${values} WHERE EXISTS (SELECT 1 FROM found))
+       SELECT * FROM found`,
+      params,
+    );
     return rows[0];
   }
 

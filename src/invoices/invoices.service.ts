@@ -132,9 +132,10 @@ export class InvoicesService {
   }
 
   async get(principal: Principal, id: string, meta: RequestMeta): Promise<InvoiceView> {
-    const row = await this.invoices.findWithLines(principal.businessId, id);
+    const row = await this.invoices.findWithLinesLoggingView(principal.businessId, id, {
+      businessId: principal.businessId, actor: { type: 'user', id: principal.userId }, action: 'invoice.viewed', entity: { type: 'invoice', id }, ...meta,
+    });
     if (!row) throw invoiceNotFound();
-    await this.audit.record({ businessId: principal.businessId, actor: { type: 'user', id: principal.userId }, action: 'invoice.viewed', entity: { type: 'invoice', id }, ...meta });
     return invoiceView(row);
   }
 
@@ -143,6 +144,11 @@ export class InvoicesService {
     const row = await this.invoices.findWithLines(businessId, id, runner);
     if (!row) throw invoiceNotFound();
     return invoiceView(row);
+  }
+
+  /** The first open of the invoice by its customer (through a signed link); later opens change nothing. */
+  async markViewed(businessId: string, id: string): Promise<void> {
+    await queryRows(this.dataSource, 'UPDATE invoices SET viewed_at = now() WHERE business_id = $1 AND id = $2 AND viewed_at IS NULL', [businessId, id]);
   }
 
   async list(businessId: string, query: ListInvoicesQuery): Promise<Page<InvoiceSummary>> {
