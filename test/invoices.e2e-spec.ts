@@ -1,5 +1,6 @@
 import { startTestApp, type TestApp } from './harness/app.js';
-import { enrollMfa, inviteAndAccept, mobileLogin, readyAdmin, strongPassword, uniqueEmail, type TestAccount } from './harness/identity.js';
+import { AuditService } from '../src/audit/audit.service.js';
+import { enrollMfa, inviteAndAccept, mobileLogin, readyAdmin, strongPassword, uniqueEmail, waitFor, type TestAccount } from './harness/identity.js';
 import { auditActions, countRows, createInvoice, get, invoiceBody, post, seedCustomer } from './harness/invoicing.js';
 import { pdfText } from './support/pdf-text.js';
 
@@ -311,9 +312,25 @@ describe('invoices', () => {
       expect(text).toContain('87.04 EUR');
       expect(text).toContain('Carla Customer');
       expect(text).toContain('Boiler service');
-      await get(t, admin, `/v1/invoices/${invoice.id}`);
-      const actions = await auditActions(t, admin.businessId, invoice.id);
-      expect(actions).toEqual(expect.arrayContaining(['invoice.pdf_downloaded', 'invoice.viewed']));
+      await t.inject({ method: 'GET', url: `/v1/invoices/${invoice.id}`, headers: { ...admin.auth, 'user-agent': 'Accountant/1.0' }, remoteAddress: '203.0.113.9' });
+      // Views and downloads go through the audit inbox; the worker folds them into the chain.
+      await waitFor(async () => {
+        const actions = await auditActions(t, admin.businessId, invoice.id);
+        return actions.includes('invoice.pdf_downloaded') && actions.includes('invoice.viewed');
+      }, { what: 'view and download audit events' });
+      const { rows } = await t.db.query(`SELECT actor_id, ip, user_agent FROM audit_events WHERE entity_id = $1 AND action = 'invoice.viewed'`, [invoice.id]);
+      expect(rows).toEqual([{ actor_id: admin.userId, ip: '203.0.113.9', user_agent: 'Accountant/1.0' }]);
+      expect(await t.app.get(AuditService).verifyChain(admin.businessId)).toMatchObject({ valid: true });
+      expect((await t.db.query('SELECT count(*) FROM audit_inbox')).rows[0].count).toBe('0');
+    });
+
+    it('logs no view for a foreign or unknown invoice', async () => {
+      const other = await readyAdmin(t, { businessName: 'Curious Co' });
+      const invoice = await createInvoice(t, admin, invoiceBody(customerId));
+      expect((await get(t, other, `/v1/invoices/${invoice.id}`)).statusCode).toBe(404);
+      const { rows } = await t.db.query(`SELECT count(*) FROM audit_inbox WHERE entity_id = $1`, [invoice.id]);
+      const folded = await auditActions(t, other.businessId, invoice.id);
+      expect([rows[0].count, folded]).toEqual(['0', []]);
     });
 
     it('lets a viewer read but not write', async () => {
