@@ -50,6 +50,16 @@ export const templates = {
       ],
       data.viewUrl ? { label: 'View and pay the invoice', url: data.viewUrl } : undefined,
     ),
+  estimate: (data: { businessName: string; customerName: string; number: string; total: string; expiryDate: string; viewUrl?: string }) =>
+    render(
+      `Estimate ${singleLine(data.number)} from ${singleLine(data.businessName)}`,
+      [
+        `Hello ${data.customerName},`,
+        `${data.businessName} sent you estimate ${data.number} for ${data.total}. It is valid until ${data.expiryDate}.`,
+        'Reply to this email to accept it or if you have a question about it.',
+      ],
+      data.viewUrl ? { label: 'View and answer the estimate', url: data.viewUrl } : undefined,
+    ),
   securityAlert: (data: { name: string; event: string; detail: string }) =>
     render(`Security alert: ${data.event}`, [`Hello ${data.name},`, data.detail, 'If this was not you, change your password now; that signs out every device.']),
 };
