@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, P
 import { ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, Meta, type Principal, type RequestMeta } from '../auth/principal.js';
 import { ANY_MEMBER, BILLING_OR_ADMIN, Roles } from '../auth/roles.js';
+import { Idempotent } from '../common/http/idempotency.js';
 import type { Page } from '../common/pagination/cursor.js';
 import { CreateCustomerDto, ListCustomersQueryDto, UpdateCustomerDto } from './customers.dto.js';
 import { CustomersService, type CustomerView } from './customers.service.js';
@@ -12,6 +13,7 @@ export class CustomersController {
   constructor(private readonly customers: CustomersService) {}
 
   @Roles(...BILLING_OR_ADMIN)
+  @Idempotent()
   @Post()
   create(@CurrentPrincipal() principal: Principal, @Body() body: CreateCustomerDto, @Meta() meta: RequestMeta): Promise<CustomerView> {
     return this.customers.create(principal, body, meta);

@@ -5,6 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, Meta, type Principal, type RequestMeta } from '../auth/principal.js';
 import { ANY_MEMBER, BILLING_OR_ADMIN, Roles } from '../auth/roles.js';
 import { etagFor } from '../common/http/etag.js';
+import { Idempotent } from '../common/http/idempotency.js';
 import type { Page } from '../common/pagination/cursor.js';
 import { CreditNotesService, type CreditNoteView } from './credit-notes.service.js';
 import { InvoiceExportsService } from './invoice-exports.service.js';
@@ -29,6 +30,7 @@ export class InvoicesController {
   ) {}
 
   @Roles(...BILLING_OR_ADMIN)
+  @Idempotent()
   @Post()
   async create(@CurrentPrincipal() principal: Principal, @Body() body: CreateInvoiceDto, @Meta() meta: RequestMeta, @Res({ passthrough: true }) reply: FastifyReply): Promise<InvoiceView> {
     return withEtag(reply, await this.invoices.create(principal, body, meta));
@@ -102,6 +104,7 @@ export class InvoicesController {
   }
 
   @Roles(...BILLING_OR_ADMIN)
+  @Idempotent()
   @Post(':id/credit-notes')
   createCreditNote(@CurrentPrincipal() principal: Principal, @Param('id', uuid) id: string, @Body() body: CreditNoteDto, @Meta() meta: RequestMeta): Promise<CreditNoteView> {
     return this.creditNotes.create(principal, id, body, meta);

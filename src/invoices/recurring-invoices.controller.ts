@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { CurrentPrincipal, Meta, type Principal, type RequestMeta } from '../auth/principal.js';
 import { ANY_MEMBER, BILLING_OR_ADMIN, Roles } from '../auth/roles.js';
 import { etagFor } from '../common/http/etag.js';
+import { Idempotent } from '../common/http/idempotency.js';
 import type { Page } from '../common/pagination/cursor.js';
 import { CreateRecurringInvoiceDto, ListRecurringInvoicesQueryDto, OccurrencesQueryDto, UpdateRecurringInvoiceDto } from './recurring-invoices.dto.js';
 import { RecurringInvoicesService, type RecurringInvoiceView } from './recurring-invoices.service.js';
@@ -20,6 +21,7 @@ export class RecurringInvoicesController {
   constructor(private readonly recurring: RecurringInvoicesService) {}
 
   @Roles(...BILLING_OR_ADMIN)
+  @Idempotent()
   @Post()
   @HttpCode(201)
   async create(@CurrentPrincipal() principal: Principal, @Body() body: CreateRecurringInvoiceDto, @Meta() meta: RequestMeta, @Res({ passthrough: true }) reply: FastifyReply): Promise<RecurringInvoiceView> {

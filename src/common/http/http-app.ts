@@ -55,7 +55,7 @@ export async function createHttpApp(options: AppModuleOptions): Promise<NestFast
     credentials: true,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['content-type', 'authorization', 'x-csrf-token', 'idempotency-key', 'if-match', 'x-request-id'],
-    exposedHeaders: ['etag', 'x-request-id', 'retry-after', 'location'],
+    exposedHeaders: ['etag', 'x-request-id', 'retry-after', 'location', 'idempotent-replayed'],
     maxAge: 600,
   });
 
