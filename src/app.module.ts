@@ -15,6 +15,11 @@ import { HealthModule } from './health/health.module.js';
 import { InvoicesModule } from './invoices/invoices.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { LinksModule } from './links/links.module.js';
+import { PaymentsModule } from './payments/payments.module.js';
+import { RemindersModule } from './reminders/reminders.module.js';
+import { SecurityModule } from './security/security.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
+import { ComplianceModule } from './compliance/compliance.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
 
 export interface AppModuleOptions {
@@ -50,6 +55,11 @@ export class AppModule {
         CustomersModule,
         InvoicesModule,
         LinksModule,
+        PaymentsModule,
+        WebhooksModule,
+        RemindersModule,
+        ComplianceModule,
+        SecurityModule,
         HealthModule,
         ...(options.extraModules ?? []),
       ],

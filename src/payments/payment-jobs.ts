@@ -1,0 +1,9 @@
+import type { QueueName } from '../jobs/job-contract.js';
+
+/**
+ * The payments module's jobs: payload types and queues. Merged into the one contract in
+ * src/jobs/job-contract.ts (payloads carry ids only; processors reload from PostgreSQL).
+ */
+export type PaymentJobPayloads = Record<never, never>;
+
+export const PAYMENT_JOB_QUEUES: { readonly [N in keyof PaymentJobPayloads]: QueueName } = {};
