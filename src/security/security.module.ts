@@ -1,4 +1,6 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
+import { SecuritySignals } from './security-signals.js';
 
-@Module({ imports: [], controllers: [], providers: [], exports: [] })
+@Global()
+@Module({ imports: [], controllers: [], providers: [SecuritySignals], exports: [SecuritySignals] })
 export class SecurityModule {}
