@@ -41,68 +41,36 @@ export interface QueuePolicy {
   defaultJobOptions: JobsOptions;
 }
 
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+
+/** Exponential backoff from `delayMs`; completed jobs kept a day (at most `keepCompleted`), failed ones `keepFailedDays`. */
+function policy(concurrency: number, attempts: number, delayMs: number, keepCompleted: number | true, keepFailedDays: number): QueuePolicy {
+  return {
+    concurrency,
+    defaultJobOptions: {
+      attempts,
+      backoff: { type: 'exponential', delay: delayMs },
+      removeOnComplete: keepCompleted === true ? true : { age: DAY, count: keepCompleted },
+      removeOnFail: { age: keepFailedDays * DAY },
+    },
+  };
+}
+
 /**
  * Retry policy per queue. A job is final-failed only when its attempts are spent; the handler
- * of that queue records the failure where a user can see it (see `JobHandlerOptions.onFinalFailure`).
+ * of that queue records the failure where a user can see it.
  */
 export const QUEUE_POLICIES: Readonly<Record<QueueName, QueuePolicy>> = {
-  maintenance: {
-    concurrency: 2,
-    defaultJobOptions: {
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 5_000 },
-      removeOnComplete: { age: 24 * 3600, count: 1000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    },
-  },
-  email: {
-    concurrency: 8,
-    // 3 retries after the first attempt, exponential: 5 s, 10 s, 20 s.
-    defaultJobOptions: {
-      attempts: 4,
-      backoff: { type: 'exponential', delay: 5_000 },
-      removeOnComplete: { age: 24 * 3600, count: 5000 },
-      removeOnFail: { age: 14 * 24 * 3600 },
-    },
-  },
+  maintenance: policy(2, 3, 5_000, 1000, 7),
+  // 3 retries after the first attempt, exponential: 5 s, 10 s, 20 s.
+  email: policy(8, 4, 5_000, 5000, 14),
+  // Payloads hold an email address: completed jobs are removed at once, failed ones after a day.
+  auth: policy(4, 3, 2_000, true, 1),
   // Verified vendor events: processing is idempotent, so retrying for hours is safe (a vendor outage, a lock wait).
-  webhooks: {
-    concurrency: 8,
-    defaultJobOptions: {
-      attempts: 10,
-      backoff: { type: 'exponential', delay: 2_000 },
-      removeOnComplete: { age: 24 * 3600, count: 10000 },
-      removeOnFail: { age: 30 * 24 * 3600 },
-    },
-  },
+  webhooks: policy(8, 10, 2_000, 10_000, 30),
   // Calls to payment providers (refunds, captures): idempotency keys make retries safe.
-  payments: {
-    concurrency: 4,
-    defaultJobOptions: {
-      attempts: 6,
-      backoff: { type: 'exponential', delay: 5_000 },
-      removeOnComplete: { age: 24 * 3600, count: 5000 },
-      removeOnFail: { age: 30 * 24 * 3600 },
-    },
-  },
+  payments: policy(4, 6, 5_000, 5000, 30),
   // Work found by cron (reminders, recurring invoices, sweeps, retention): deterministic ids make a rerun a no-op.
-  scheduled: {
-    concurrency: 4,
-    defaultJobOptions: {
-      attempts: 4,
-      backoff: { type: 'exponential', delay: 10_000 },
-      removeOnComplete: { age: 24 * 3600, count: 10000 },
-      removeOnFail: { age: 14 * 24 * 3600 },
-    },
-  },
-  auth: {
-    concurrency: 4,
-    // Payloads hold an email address: completed jobs are removed at once.
-    defaultJobOptions: {
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 2_000 },
-      removeOnComplete: true,
-      removeOnFail: { age: 24 * 3600 },
-    },
-  },
+  scheduled: policy(4, 4, 10_000, 10_000, 14),
 };
