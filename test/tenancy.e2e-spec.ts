@@ -16,6 +16,7 @@ describe('tenant isolation', () => {
   let bobCustomerId: string;
   let bobInvoiceId: string;
   let bobRecurringId: string;
+  let bobEstimateId: string;
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -36,7 +37,10 @@ describe('tenant isolation', () => {
       payload: { customerId: bobCustomerId, currency: 'EUR', lines, schedule: { every: 1, unit: 'month', startDate: '2027-01-01' } },
     });
     bobRecurringId = recurring.json().id;
-    expect([customer.statusCode, invoice.statusCode, recurring.statusCode]).toEqual([201, 201, 201]);
+    const estimate = await t.inject({ method: 'POST', url: '/v1/estimates', headers: bob.auth, payload: { customerId: bobCustomerId, currency: 'EUR', lines } });
+    bobEstimateId = estimate.json().id;
+    await t.inject({ method: 'POST', url: `/v1/estimates/${bobEstimateId}/send`, headers: bob.auth });
+    expect([customer.statusCode, invoice.statusCode, recurring.statusCode, estimate.statusCode]).toEqual([201, 201, 201, 201]);
   });
   afterAll(async () => {
     await t?.close();
@@ -66,6 +70,13 @@ describe('tenant isolation', () => {
     'POST /v1/recurring-invoices/:id/pause': bobRecurringId,
     'POST /v1/recurring-invoices/:id/resume': bobRecurringId,
     'GET /v1/recurring-invoices/:id/occurrences': bobRecurringId,
+    'GET /v1/estimates/:id': bobEstimateId,
+    'PATCH /v1/estimates/:id': bobEstimateId,
+    'DELETE /v1/estimates/:id': bobEstimateId,
+    'POST /v1/estimates/:id/send': bobEstimateId,
+    'POST /v1/estimates/:id/accept': bobEstimateId,
+    'POST /v1/estimates/:id/decline': bobEstimateId,
+    'POST /v1/estimates/:id/convert': bobEstimateId,
   });
   const bodies: Record<string, unknown> = {
     'PATCH /v1/members/:userId': { role: 'viewer' },
@@ -74,6 +85,7 @@ describe('tenant isolation', () => {
     'POST /v1/invoices/:id/void': { reason: 'Taken over' },
     'POST /v1/invoices/:id/credit-notes': { amount: 100, reason: 'Taken over' },
     'PATCH /v1/recurring-invoices/:id': { notes: 'Taken over' },
+    'PATCH /v1/estimates/:id': { notes: 'Taken over' },
   };
 
   function idTakingRoutes(): Array<{ method: string; path: string }> {
@@ -128,6 +140,7 @@ describe('tenant isolation', () => {
     const invoices = await t.db.query('SELECT id, status, version, notes, send_count, credited_total, updated_at FROM invoices ORDER BY id');
     const recurring = await t.db.query('SELECT id, status, version, notes FROM recurring_invoices ORDER BY id');
     const creditNotes = await t.db.query('SELECT count(*) FROM credit_notes');
-    return { memberships: memberships.rows, sessions: sessions.rows, customers: customers.rows, invoices: invoices.rows, recurring: recurring.rows, creditNotes: creditNotes.rows };
+    const estimates = await t.db.query('SELECT id, status, version, notes, send_count, updated_at FROM estimates ORDER BY id');
+    return { memberships: memberships.rows, sessions: sessions.rows, customers: customers.rows, invoices: invoices.rows, recurring: recurring.rows, creditNotes: creditNotes.rows, estimates: estimates.rows };
   }
 });
