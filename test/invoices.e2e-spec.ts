@@ -284,6 +284,12 @@ describe('invoices', () => {
       expect(rows).toHaveLength(1);
       expect(rows[0].to_address).toBe('carla@example.test');
       expect(rows[0].text_body).toContain('87.04 EUR');
+      // The email carries a signed pay link that opens the customer's page.
+      const link = new RegExp(`https?://[^\\s]+(/pay/${draft.id}\\?[^\\s]+)`).exec(rows[0].text_body);
+      expect(link).not.toBeNull();
+      const page = await t.inject({ method: 'GET', url: link![1] });
+      expect(page.statusCode).toBe(200);
+      expect(page.body).toContain(sent.number);
       const again = (await post(t, admin, `/v1/invoices/${draft.id}/send`)).json();
       expect(again).toMatchObject({ number: sent.number, sendCount: 2, sentAt: sent.sentAt });
       expect(await auditActions(t, admin.businessId, draft.id)).toEqual(['invoice.created', 'invoice.finalized', 'invoice.sent', 'invoice.sent']);

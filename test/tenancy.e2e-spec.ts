@@ -77,6 +77,10 @@ describe('tenant isolation', () => {
     'POST /v1/estimates/:id/accept': bobEstimateId,
     'POST /v1/estimates/:id/decline': bobEstimateId,
     'POST /v1/estimates/:id/convert': bobEstimateId,
+    'POST /v1/invoices/:id/link': bobInvoiceId,
+    'GET /v1/invoices/:id/opens': bobInvoiceId,
+    'POST /v1/estimates/:id/link': bobEstimateId,
+    'GET /v1/estimates/:id/opens': bobEstimateId,
   });
   const bodies: Record<string, unknown> = {
     'PATCH /v1/members/:userId': { role: 'viewer' },
@@ -141,6 +145,7 @@ describe('tenant isolation', () => {
     const recurring = await t.db.query('SELECT id, status, version, notes FROM recurring_invoices ORDER BY id');
     const creditNotes = await t.db.query('SELECT count(*) FROM credit_notes');
     const estimates = await t.db.query('SELECT id, status, version, notes, send_count, updated_at FROM estimates ORDER BY id');
-    return { memberships: memberships.rows, sessions: sessions.rows, customers: customers.rows, invoices: invoices.rows, recurring: recurring.rows, creditNotes: creditNotes.rows, estimates: estimates.rows };
+    const links = await t.db.query('SELECT id, link_epoch FROM businesses ORDER BY id');
+    return { memberships: memberships.rows, sessions: sessions.rows, customers: customers.rows, invoices: invoices.rows, recurring: recurring.rows, creditNotes: creditNotes.rows, estimates: estimates.rows, links: links.rows };
   }
 });

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AuditService, type AuditInput } from '../audit/audit.service.js';
@@ -8,7 +8,9 @@ import { AppError, type FieldError } from '../common/errors/app-error.js';
 import { assertVersion, versionFromIfMatch } from '../common/http/etag.js';
 import { formatMoney } from '../common/money/money.js';
 import { decodeCursor, DEFAULT_LIMIT, toPage, UUID_SHAPE, type Page } from '../common/pagination/cursor.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { violates } from '../database/pg-errors.js';
+import { emailLink } from '../links/links.service.js';
 import { EmailOutbox } from '../notifications/email-outbox.service.js';
 import { templates } from '../notifications/templates.js';
 import { cardNumberErrors, computeDocument, throwIfErrors, type ComputedDocument } from './document-lines.js';
@@ -81,6 +83,7 @@ export class EstimatesService {
     private readonly invoices: InvoicesService,
     private readonly audit: AuditService,
     private readonly outbox: EmailOutbox,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.rows = new EstimatesRepository(dataSource, invoiceRows);
   }
@@ -188,6 +191,7 @@ export class EstimatesService {
         throw AppError.conflict('document_number_taken', `The number ${String(values.number)} is already used by another estimate: the number format was changed to one that repeats an earlier number. Change the format in the settings.`);
       }
       const sent = await this.load(businessId, id, tx);
+      const link = await emailLink(tx, this.config, { kind: 'estimate', businessId, documentId: id });
       const emailId = await this.outbox.enqueue(tx, {
         businessId,
         to: recipient.email,
@@ -198,6 +202,7 @@ export class EstimatesService {
           number: sent.number!,
           total: `${formatMoney(BigInt(sent.total), sent.currency)} ${sent.currency}`,
           expiryDate: sent.expiryDate,
+          viewUrl: link.url,
         }),
       });
       await this.record(tx, businessId, userActor(principal), meta, 'estimate.sent', id, { number: sent.number, emailId, sendCount: sent.sendCount });

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
@@ -8,7 +8,9 @@ import { AppError, type FieldError } from '../common/errors/app-error.js';
 import { assertVersion, versionFromIfMatch } from '../common/http/etag.js';
 import { formatMoney } from '../common/money/money.js';
 import { decodeCursor, DEFAULT_LIMIT, toPage, UUID_SHAPE, type Page } from '../common/pagination/cursor.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { violates } from '../database/pg-errors.js';
+import { emailLink } from '../links/links.service.js';
 import { queryRows } from '../database/sql.js';
 import { EmailOutbox } from '../notifications/email-outbox.service.js';
 import { templates } from '../notifications/templates.js';
@@ -88,6 +90,7 @@ export class InvoicesService {
     private readonly invoices: InvoicesRepository,
     private readonly audit: AuditService,
     private readonly outbox: EmailOutbox,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async create(principal: Principal, body: CreateInvoiceDto, meta: RequestMeta): Promise<InvoiceView> {
@@ -294,6 +297,7 @@ export class InvoicesService {
         [principal.businessId, id],
       );
       const sent = invoiceView((await this.invoices.findWithLines(principal.businessId, id, tx))!);
+      const link = await emailLink(tx, this.config, { kind: 'pay', businessId: principal.businessId, documentId: id });
       const emailId = await this.outbox.enqueue(tx, {
         businessId: principal.businessId,
         to: recipient.email,
@@ -305,6 +309,7 @@ export class InvoicesService {
           total: `${formatMoney(BigInt(sent.total), sent.currency)} ${sent.currency}`,
           balanceDue: `${formatMoney(BigInt(sent.balanceDue), sent.currency)} ${sent.currency}`,
           dueDate: sent.dueDate,
+          viewUrl: link.url,
         }),
       });
       await this.record(tx, principal, meta, 'invoice.sent', id, { number: sent.number, emailId, sendCount: sent.sendCount });
