@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { preparedQuery } from '../database/sql.js';
 import type { Role } from './roles.js';
 
 export interface LiveSession {
@@ -23,7 +24,7 @@ export class SessionsRepository {
   async findLive(sessionId: string): Promise<LiveSession | undefined> {
     if (!/^[0-9a-f-]{36}$/.test(sessionId)) return undefined;
     const rows: Array<{ user_id: string; business_id: string; role: Role; client: 'web' | 'mobile'; mfa_enabled: boolean; require_mfa: boolean }> =
-      await this.dataSource.query(
+      await preparedQuery(this.dataSource,
         `SELECT s.user_id, s.business_id, m.role, s.client, u.mfa_enabled_at IS NOT NULL AS mfa_enabled, b.require_mfa
            FROM sessions s
            JOIN memberships m ON m.business_id = s.business_id AND m.user_id = s.user_id

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { inboxColumns, inboxValues, type AuditInput } from '../audit/audit.service.js';
 import { todayUtc } from '../common/dates.js';
-import { queryRows } from '../database/sql.js';
+import { preparedQuery, queryRows } from '../database/sql.js';
 import { lineView, type ComputedDocument, type StoredLine } from './document-lines.js';
 import { balanceDue, displayStatus, isOverdue } from './invoice-status.js';
 import type { InvoiceStatus, InvoiceView } from './invoice-view.js';
@@ -117,7 +117,7 @@ export class InvoicesRepository {
   async findWithLinesLoggingView(businessId: string, id: string, event: AuditInput): Promise<InvoiceWithLines | undefined> {
     const params: unknown[] = [businessId, id];
     const values = inboxValues(event, params);
-    const rows: InvoiceWithLines[] = await this.dataSource.query(
+    const rows = await preparedQuery<InvoiceWithLines>(this.dataSource,
       `WITH found AS (SELECT ${INVOICE_COLUMNS}, ${LINES_JSON} FROM invoices i WHERE i.business_id = $1 AND i.id = $2),
             logged AS (INSERT INTO audit_inbox ${inboxColumns()} SELECT ${values} WHERE EXISTS (SELECT 1 FROM found))
        SELECT * FROM found`,

@@ -96,22 +96,30 @@ export class InvoicesService {
   async create(principal: Principal, body: CreateInvoiceDto, meta: RequestMeta): Promise<InvoiceView> {
     const document = computeDocument(body);
     const errors: FieldError[] = cardNumberErrors({ notes: body.notes, terms: body.terms });
-    const defaults = await this.businessDefaults(principal.businessId);
-    const dates = documentDates(body, defaults.defaultNetDays, errors);
+    const netDays = body.dueDate === undefined && body.netDays === undefined ? (await this.businessDefaults(principal.businessId)).defaultNetDays : 0;
+    const dates = documentDates(body, netDays, errors);
     throwIfErrors(errors);
     return this.dataSource.transaction(async (tx) => {
-      if (!(await this.invoices.customerExists(tx, principal.businessId, body.customerId))) throw customerNotFound();
-      const id = await this.invoices.insert(tx, {
-        businessId: principal.businessId,
-        customerId: body.customerId,
-        createdBy: principal.userId,
-        ...dates,
-        notes: body.notes ?? null,
-        terms: body.terms ?? null,
-        document,
-      });
+      let id: string;
+      try {
+        // The composite foreign key refuses a customer of another business (or none): no lookup first.
+        id = await this.invoices.insert(tx, {
+          businessId: principal.businessId,
+          customerId: body.customerId,
+          createdBy: principal.userId,
+          ...dates,
+          notes: body.notes ?? null,
+          terms: body.terms ?? null,
+          document,
+        });
+      } catch (error) {
+        if (violates(error, 'invoices_customer_fkey')) throw customerNotFound();
+        throw error;
+      }
+      const view = invoiceView((await this.invoices.findWithLines(principal.businessId, id, tx))!);
+      // Last, so the business's audit chain lock is held only until commit.
       await this.record(tx, principal, meta, 'invoice.created', id, { currency: document.currency, total: Number(document.total), lines: document.lines.length });
-      return invoiceView((await this.invoices.findWithLines(principal.businessId, id, tx))!);
+      return view;
     });
   }
 
