@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { pinning, pinned, rssMb, alive, cpuSeconds, stopAll, waitIdle } from './lib/proc.js';
-import { metrics, parseTarget, checkTargets, table, probeNotes } from './lib/report.js';
+import { pinning, pinned, rssMb, alive, cpuSeconds, dbBackendCpu, dbCpuDelta, stopAll, waitIdle } from './lib/proc.js';
+import { median, metrics, parseTarget, parseDerivedTarget, checkTargets, checkDerived, table, probeNotes, derivedNotes } from './lib/report.js';
 import { ROOT } from './lib/servers.js';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -55,8 +55,14 @@ async function loadScenarios(only) {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.js')).sort();
   const all = await Promise.all(files.map(async (f) => ({ ...(await import(pathToFileURL(path.join(dir, f)))).default })));
   for (const s of all) {
-    if (!s.name || !s.baseline?.start || !s.stack?.start || !s.load) throw new Error(`scenario ${s.name ?? '?'} is missing name/baseline/stack/load`);
+    if (!s.name || !s.baseline?.start || !s.stack?.start || !(s.load || s.variants?.length)) throw new Error(`scenario ${s.name ?? '?'} is missing name/baseline/stack/load (or variants)`);
     s.targets = [].concat(s.target ?? []).map(parseTarget);
+    // Variants: several loads measured on the same two servers, interleaved round by round.
+    for (const v of s.variants ?? []) {
+      if (!v.name || !v.load) throw new Error(`scenario ${s.name}: every variant needs a name and a load`);
+      v.targets = [...s.targets, ...[].concat(v.target ?? []).map(parseTarget)];
+    }
+    for (const d of s.derived ?? []) if (d.target !== undefined) parseDerivedTarget(d.target); // fail early on a typo
   }
   if (!only) return all;
   const unknown = only.filter((n) => !all.some((s) => s.name === n));
@@ -104,9 +110,10 @@ async function runScenario(s, opts, run) {
     ...run.ctx,
     scenario: s.name,
     logFile: (side) => path.join(run.resultsDir, `${run.id}-${s.name}-${side}.log`),
+    notes: [], // a scenario's findings (e.g. seed time, EXPLAIN summaries): printed under the table, kept in the JSON
   };
   // Keys listed up front so the JSON reads summary first, raw rounds last.
-  const result = { name: s.name, target: s.targets.map((t) => t.expr), error: undefined, metrics: undefined, targets: undefined, load: undefined, probe: undefined, servers: {}, warmup: [], rounds: [] };
+  const result = { name: s.name, target: s.targets.map((t) => t.expr), error: undefined, metrics: undefined, targets: undefined, variants: undefined, derived: undefined, load: undefined, probe: undefined, servers: {}, warmup: [], rounds: [] };
   const servers = {};
   ctx.servers = servers; // lets a later start() see an earlier server (e.g. the stack's embedded database)
   // Default: baseline first, then stack. A scenario may set `startOrder`; servers stop in reverse order.
@@ -126,37 +133,80 @@ async function runScenario(s, opts, run) {
       say(`[${s.name}] ${side} ready at ${srv.url} (pid ${srv.pid}) in ${result.servers[side].bootMs} ms, RSS ${result.servers[side].rssAfterBootMb} MB`);
     }
     await s.setup?.(ctx, servers);
-    const spec = typeof s.load === 'function' ? await s.load(ctx, servers) : s.load;
-    const duration = opts.duration ?? (opts.quick ? s.quick?.durationSeconds ?? 3 : spec.durationSeconds ?? 10);
-    result.load = { ...spec, durationSeconds: duration, warmupSeconds: warmup, rounds };
+    const durationOf = (spec) => opts.duration ?? (opts.quick ? s.quick?.durationSeconds ?? 3 : spec.durationSeconds ?? 10);
+    // A plain scenario is one unnamed variant; a scenario with `variants` measures each of them
+    // on the same servers, interleaved: round i runs every variant's baseline/stack pair.
+    const variants = [];
+    for (const v of s.variants ?? [{ name: null, load: s.load, targets: s.targets }]) {
+      const spec = typeof v.load === 'function' ? await v.load(ctx, servers) : v.load;
+      variants.push({ name: v.name, label: v.label, targets: v.targets, spec, duration: durationOf(spec) });
+    }
+    if (!s.variants) result.load = { ...variants[0].spec, durationSeconds: variants[0].duration, warmupSeconds: warmup, rounds };
     // Optional light second load against the same server during every load (e.g. GET /health at a fixed rate).
     const probe = typeof s.probe === 'function' ? await s.probe(ctx, servers) : s.probe;
     if (probe) result.probe = probe;
 
-    const measure = async (side, i) => {
+    const measure = async (side, i, v) => {
       const srv = servers[side];
-      const seconds = i < 0 ? warmup : duration;
+      const seconds = i < 0 ? warmup : v.duration;
       const cpu0 = cpuSeconds(srv.pid);
-      const [r, p] = await Promise.all([runLoad(ctx, srv.url, spec, seconds), probe ? runLoad(ctx, srv.url, probe, seconds) : null]);
+      // A scenario that sets ctx.databaseUrl (a local database) also gets its backends' CPU per round.
+      const dbName = ctx.databaseUrl && /^(127\.|localhost$|\[::1\]$)/.test(new URL(ctx.databaseUrl).hostname) ? decodeURIComponent(new URL(ctx.databaseUrl).pathname.slice(1)) : null;
+      const db0 = dbBackendCpu(dbName);
+      // The server's RSS, sampled during the load (the table's "RSS max").
+      let rssMax = rssMb(srv.pid) ?? 0;
+      const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMb(srv.pid) ?? 0)), 200);
+      let r, p;
+      try {
+        [r, p] = await Promise.all([runLoad(ctx, srv.url, v.spec, seconds), probe ? runLoad(ctx, srv.url, probe, seconds) : null]);
+      } finally {
+        clearInterval(sampler);
+      }
       if (!alive(srv.pid)) throw new Error(`${side} server (pid ${srv.pid}) died during the load; see ${path.relative(ROOT, srv.logFile)}`);
-      const row = { side, round: i < 0 ? 'warmup' : i + 1, ...r, serverCpuPct: Math.round(((cpuSeconds(srv.pid) - cpu0) / seconds) * 100), rssMb: rssMb(srv.pid) };
+      const row = { side, ...(v.name && { variant: v.name }), round: i < 0 ? 'warmup' : i + 1, ...r, serverCpuPct: Math.round(((cpuSeconds(srv.pid) - cpu0) / seconds) * 100), rssMb: rssMb(srv.pid) };
+      row.rssMaxMb = Math.max(rssMax, row.rssMb ?? 0);
+      const served = r.totalRequests || null;
+      row.serverCpuMsPerReq = served && Math.round(((cpuSeconds(srv.pid) - cpu0) * 1e6) / served) / 1000;
+      if (dbName) {
+        const dbCpu = dbCpuDelta(db0, dbBackendCpu(dbName));
+        row.dbCpuPct = Math.round((dbCpu / seconds) * 100);
+        row.dbCpuMsPerReq = served && Math.round((dbCpu * 1e6) / served) / 1000;
+      }
+      result.servers[side].rssMaxMb = Math.max(result.servers[side].rssMaxMb ?? 0, row.rssMaxMb);
       if (p) row.probe = { requests: p.totalRequests, p50Ms: p.p50Ms, p99Ms: p.p99Ms, maxMs: p.maxMs, non2xx: p.non2xx, errors: p.errors, timeouts: p.timeouts };
-      if (i === rounds - 1) result.servers[side].rssAfterLoadMb = row.rssMb; // right after its last load
+      if (i === rounds - 1 && v === variants.at(-1)) result.servers[side].rssAfterLoadMb = row.rssMb; // right after its last load
       const probeText = p ? `  probe p99 ${p.p99Ms} ms (max ${p.maxMs}, ${p.totalRequests} req)` : '';
-      say(`[${s.name}] ${String(row.round).padEnd(6)} ${side.padEnd(8)} ${Math.round(r.rps)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  non-2xx ${r.non2xx}  server CPU ${row.serverCpuPct}%  load CPU ${r.loadCpuPct}%${probeText}`);
+      const tag = v.name ? `${s.name}/${v.name}` : s.name;
+      say(`[${tag}] ${String(row.round).padEnd(6)} ${side.padEnd(8)} ${Math.round(r.rps)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  non-2xx ${r.non2xx}  server CPU ${row.serverCpuPct}%  load CPU ${r.loadCpuPct}%  RSS max ${row.rssMaxMb} MB${dbName ? `  DB CPU ${row.dbCpuPct}%  CPU/req server ${row.serverCpuMsPerReq} ms + DB ${row.dbCpuMsPerReq} ms` : ''}${probeText}`);
       // Optional: let the server finish abandoned work (e.g. a bcrypt backlog) before the next load.
       if (s.settle) row.settleMs = await waitIdle(srv.pid, s.settle === true ? {} : s.settle);
       return row;
     };
-    result.warmup = [await measure('baseline', -1), await measure('stack', -1)];
+    for (const v of variants) result.warmup.push(await measure('baseline', -1, v), await measure('stack', -1, v));
     for (let i = 0; i < rounds; i++) {
-      result.rounds.push(await measure('baseline', i));
-      result.rounds.push(await measure('stack', i));
+      for (const v of variants) {
+        result.rounds.push(await measure('baseline', i, v));
+        result.rounds.push(await measure('stack', i, v));
+      }
     }
     await s.teardown?.(ctx, servers);
-    result.metrics = metrics(result.rounds, result.servers);
-    result.targets = checkTargets(s.targets, result.metrics);
+    if (!s.variants) {
+      result.metrics = metrics(result.rounds, result.servers);
+      result.targets = checkTargets(s.targets, result.metrics);
+    } else {
+      result.variants = variants.map((v) => {
+        const m = metrics(result.rounds.filter((r) => r.variant === v.name), result.servers);
+        return { name: v.name, label: v.label, load: { ...v.spec, durationSeconds: v.duration, warmupSeconds: warmup, rounds }, metrics: m, targets: checkTargets(v.targets, m) };
+      });
+    }
+    // Derived checks across variants, e.g. p50 at 1M invoices ÷ p50 at 10k invoices <= 1.5.
+    if (s.derived) {
+      const byVariant = Object.fromEntries((result.variants ?? [{ name: null, metrics: result.metrics }]).map((v) => [v.name, v.metrics]));
+      result.derived = checkDerived(s.derived, byVariant);
+    }
+    if (ctx.notes.length) result.notes = ctx.notes;
   } catch (err) {
+    if (ctx.notes.length) result.notes = ctx.notes;
     result.error = err.message;
     if (!interrupted) say(`[${s.name}] CRASHED: ${err.stack}`);
   } finally {
@@ -228,6 +278,10 @@ async function main() {
   console.log(table(report.scenarios));
   const notes = probeNotes(report.scenarios);
   if (notes) console.log(`\n${notes}`);
+  const derived = derivedNotes(report.scenarios);
+  if (derived) console.log(`\n${derived}`);
+  const findings = report.scenarios.flatMap((s) => [...cpuNotes(s), ...(s.notes ?? [])].map((n) => `> ${s.name}: ${n}`));
+  if (findings.length) console.log(`\n${findings.join('\n')}`);
   for (const s of report.scenarios) {
     const bound = s.rounds.filter((r) => r.loadCpuPct >= 95 && r.serverCpuPct < 90);
     if (bound.length) console.log(`\n> ${s.name}: the load generator was saturated (>= 95 % CPU) while the server was not in ${bound.length} round(s); those req/s measure autocannon, not the server.`);
@@ -235,6 +289,21 @@ async function main() {
   if (process.env.BENCH_STACK_CMD) console.log(`\n_stack replaced by BENCH_STACK_CMD="${process.env.BENCH_STACK_CMD}"_`);
   console.log(`\nResults: ${path.relative(ROOT, file)}`);
   if (report.scenarios.some((s) => s.error)) process.exitCode = 1;
+}
+
+/** "CPU per request" lines (server and database), from the rounds that measured the database. */
+function cpuNotes(s) {
+  const groups = s.variants ? s.variants.map((v) => [v.label ?? v.name, s.rounds.filter((r) => r.variant === v.name)]) : [[null, s.rounds]];
+  return groups.flatMap(([label, rounds]) => {
+    if (!rounds.some((r) => r.dbCpuMsPerReq != null)) return [];
+    const side = (name) => {
+      const rs = rounds.filter((r) => r.side === name);
+      const app = median(rs.map((r) => r.serverCpuMsPerReq));
+      const db = median(rs.map((r) => r.dbCpuMsPerReq));
+      return `${name} ${app?.toFixed(2)} ms server + ${db?.toFixed(2)} ms database`;
+    };
+    return [`CPU per request${label ? ` (${label})` : ''} (medians over rounds): ${side('baseline')}; ${side('stack')}`];
+  });
 }
 
 let interrupted = false;

@@ -33,9 +33,24 @@ fastify.get('/v1/settings', async (request, reply) => {
   } catch {
     return reply.code(401).send({ error: 'unauthorized' });
   }
-  const { rows } = await pool.query({ name: 'settings', text: 'SELECT name, require_mfa FROM businesses WHERE id = $1', values: [claims.bid] });
+  const { rows } = await pool.query({
+    name: 'settings',
+    text: `SELECT name, require_mfa, invoice_number_format, estimate_number_format, credit_note_number_format, default_net_days, address, payment_instructions
+             FROM businesses WHERE id = $1`,
+    values: [claims.bid],
+  });
   if (rows.length === 0) return reply.code(404).send({ error: 'not_found' });
-  return { name: rows[0].name, requireMfa: rows[0].require_mfa };
+  const row = rows[0];
+  return {
+    name: row.name,
+    requireMfa: row.require_mfa,
+    invoiceNumberFormat: row.invoice_number_format,
+    estimateNumberFormat: row.estimate_number_format,
+    creditNoteNumberFormat: row.credit_note_number_format,
+    defaultNetDays: row.default_net_days,
+    address: row.address,
+    paymentInstructions: row.payment_instructions,
+  };
 });
 
 // Nothing to flush: exit at once, closing the pool's sockets with the process.

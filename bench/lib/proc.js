@@ -64,6 +64,41 @@ function cpuSeconds(pid) {
   }
 }
 
+/**
+ * CPU seconds so far of every PostgreSQL backend serving database `dbName` on this machine
+ * (processes titled "postgres: … <user> <dbName> …"), as Map pid -> seconds. A local database
+ * only; for a per-round figure, diff two snapshots (see dbCpuDelta).
+ */
+function dbBackendCpu(dbName) {
+  const out = new Map();
+  if (!dbName) return out;
+  let pids;
+  try {
+    pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    let title;
+    try {
+      title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
+    if (!title.startsWith('postgres: ') || !title.split(/\s+/).includes(dbName)) continue;
+    const cpu = cpuSeconds(pid);
+    if (cpu != null) out.set(pid, cpu);
+  }
+  return out;
+}
+
+/** Seconds of CPU the backends used between two dbBackendCpu snapshots (new backends count from 0). */
+function dbCpuDelta(before, after) {
+  let sum = 0;
+  for (const [pid, cpu] of after) sum += cpu - (before.get(pid) ?? 0);
+  return sum;
+}
+
 function httpStatus(url, timeoutMs = 1000) {
   return new Promise((resolve) => {
     const req = http.get(url, { timeout: timeoutMs }, (res) => {
@@ -205,4 +240,4 @@ async function stopAll() {
   await Promise.all([...live].map((s) => s.stop()));
 }
 
-export { sleep, freePort, pinning, pinned, rssMb, alive, cpuSeconds, startServer, stopAll, tail, randomLoopbackAddress, httpRequest, waitIdle };
+export { sleep, freePort, pinning, pinned, rssMb, alive, cpuSeconds, dbBackendCpu, dbCpuDelta, startServer, stopAll, tail, randomLoopbackAddress, httpRequest, waitIdle };

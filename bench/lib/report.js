@@ -36,6 +36,7 @@ function metrics(rounds, servers) {
       bootMs: servers[name].bootMs,
       rssAfterBootMb: servers[name].rssAfterBootMb,
       rssAfterLoadMb: servers[name].rssAfterLoadMb,
+      rssMaxMb: servers[name].rssMaxMb, // sampled every 200 ms during every load of the scenario
       ...probe,
     };
   };
@@ -67,6 +68,32 @@ function checkTargets(targets, m) {
   });
 }
 
+/** '<= 1.5' -> { expr, op, value }: the target of a derived value (no metric name). */
+function parseDerivedTarget(expr) {
+  const m = /^\s*(>=|<=|==|>|<)\s*(-?[\d.]+)\s*$/.exec(expr ?? '');
+  if (!m) throw new Error(`bad derived target "${expr}" (expected e.g. "<= 1.5")`);
+  return { expr: expr.trim(), op: m[1], value: Number(m[2]) };
+}
+
+/**
+ * Values computed across a scenario's variants, each checked against its own target:
+ * `derived: [{ label, value: (byVariant) => number, target: '<= 1.5' }]`, where `byVariant`
+ * maps a variant name to its metrics (as in the table's rows).
+ */
+function checkDerived(derived, byVariant) {
+  return derived.map((d) => {
+    const t = d.target === undefined ? null : parseDerivedTarget(d.target); // no target: reported for information
+    let value = null;
+    try {
+      value = d.value(byVariant);
+    } catch {
+      value = null;
+    }
+    value = typeof value === 'number' && Number.isFinite(value) ? round(value, 3) : null;
+    return { label: d.label, value, target: t?.expr ?? null, pass: t ? value !== null && OPS[t.op](value, t.value) : null };
+  });
+}
+
 // ---- markdown ----
 const fmt = (x, digits = 1) => (x == null ? '–' : Number(x).toLocaleString('en-US', { maximumFractionDigits: digits }));
 const pair = (m, key, digits) => `${fmt(m.baseline[key], digits)} / ${fmt(m.stack[key], digits)}`;
@@ -74,14 +101,12 @@ const pair = (m, key, digits) => `${fmt(m.baseline[key], digits)} / ${fmt(m.stac
 function table(scenarios) {
   const head = [
     'scenario', 'ratio', 'req/s base / stack', 'p50 ms base / stack', 'p99 ms base / stack',
-    'non-2xx base / stack', 'RSS boot MB base / stack', 'RSS end MB base / stack', 'boot→ready ms stack', 'targets',
+    'non-2xx base / stack', 'RSS boot MB base / stack', 'RSS end MB base / stack', 'RSS max MB base / stack', 'boot→ready ms stack', 'targets',
   ];
-  const rows = scenarios.map((s) => {
-    if (s.error) return [s.name, `**CRASHED**: ${s.error.split('\n')[0]}`, ...head.slice(2).map(() => '–')];
-    const m = s.metrics;
+  const row = (name, m, targets) => {
     const errs = m.baseline.errors || m.stack.errors ? ` (conn errors ${m.baseline.errors} / ${m.stack.errors})` : '';
     return [
-      s.name,
+      name,
       fmt(m.ratio, 3),
       pair(m, 'rps', 0),
       pair(m, 'p50Ms'),
@@ -89,9 +114,15 @@ function table(scenarios) {
       pair(m, 'non2xx', 0) + errs,
       pair(m, 'rssAfterBootMb'),
       pair(m, 'rssAfterLoadMb'),
+      pair(m, 'rssMaxMb'),
       fmt(m.stack.bootMs, 0),
-      s.targets.map((t) => `${t.pass ? 'PASS' : 'FAIL'} ${t.target} (${fmt(t.actual, 3)})`).join('; '),
+      targets.map((t) => `${t.pass ? 'PASS' : 'FAIL'} ${t.target} (${fmt(t.actual, 3)})`).join('; '),
     ];
+  };
+  const rows = scenarios.flatMap((s) => {
+    if (s.error) return [[s.name, `**CRASHED**: ${s.error.split('\n')[0]}`, ...head.slice(2).map(() => '–')]];
+    if (s.variants) return s.variants.map((v) => row(`${s.name} ${v.label ?? v.name}`, v.metrics, v.targets));
+    return [row(s.name, s.metrics, s.targets)];
   });
   const line = (cells) => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
@@ -113,4 +144,12 @@ function probeNotes(scenarios) {
     .join('\n');
 }
 
-export { median, metrics, parseTarget, checkTargets, table, probeNotes };
+/** One line per derived value (e.g. list p50 at 1M ÷ at 10k), with its PASS/FAIL. */
+function derivedNotes(scenarios) {
+  return scenarios
+    .filter((s) => !s.error && s.derived?.length)
+    .flatMap((s) => s.derived.map((d) => `> ${s.name}: ${d.label} = ${fmt(d.value, 3)}${d.target ? ` — ${d.pass ? 'PASS' : 'FAIL'} ${d.target}` : ' (for information)'}`))
+    .join('\n');
+}
+
+export { median, metrics, parseTarget, parseDerivedTarget, checkTargets, checkDerived, table, probeNotes, derivedNotes };

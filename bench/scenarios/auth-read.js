@@ -7,10 +7,10 @@
 // PostgreSQL, found from the stack's "embedded PostgreSQL started" log line and the password file
 // in LEDGERLINE_DATA_DIR (default .data). So the stack starts first here.
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { httpRequest, randomLoopbackAddress, sleep } from '../lib/proc.js';
+import { stackDatabaseUrl } from '../lib/database.js';
+import { httpRequest, randomLoopbackAddress } from '../lib/proc.js';
 import { startBaseline, startStack } from '../lib/servers.js';
 
 const SETTINGS = '/v1/settings';
@@ -20,24 +20,6 @@ const jwtSecret = (ctx) => (ctx.jwtSecret ??= randomBytes(48).toString('base64ur
 // repeated runs against one database within 15 minutes never meet a 429.
 const call = (url, { method = 'GET', body, token } = {}) =>
   httpRequest(url, { method, body, headers: token ? { authorization: `Bearer ${token}` } : {}, localAddress: randomLoopbackAddress() });
-
-/** The stack's database: DATABASE_URL, or its embedded PostgreSQL (port from its log). */
-async function stackDatabaseUrl(ctx) {
-  if (process.env.DATABASE_URL?.trim()) return process.env.DATABASE_URL.trim();
-  const logFile = ctx.servers.stack.logFile;
-  const deadline = Date.now() + 5000; // the app logs asynchronously
-  for (;;) {
-    const line = fs.readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('embedded PostgreSQL started'));
-    if (line) {
-      const { port } = JSON.parse(line);
-      const dataDir = process.env.LEDGERLINE_DATA_DIR?.trim() ? path.resolve(ctx.root, process.env.LEDGERLINE_DATA_DIR.trim()) : path.join(ctx.root, '.data');
-      const password = fs.readFileSync(path.join(dataDir, 'postgres-password'), 'utf8').trim();
-      return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/ledgerline`;
-    }
-    if (Date.now() > deadline) throw new Error(`no DATABASE_URL and no "embedded PostgreSQL started" line in ${path.relative(ctx.root, logFile)}`);
-    await sleep(100);
-  }
-}
 
 export default {
   name: 'auth-read',
