@@ -44,7 +44,10 @@ fastify.get('/v1/invoices', async (request, reply) => {
   const kept = more ? rows.slice(0, limit) : rows;
   return {
     data: kept.map((row) => {
-      const { lines: _lines, notes: _notes, terms: _terms, ...summary } = invoiceView({ ...row, lines: [] }, today);
+      const summary = invoiceView({ ...row, lines: [] }, today);
+      delete summary.lines;
+      delete summary.notes;
+      delete summary.terms;
       return summary;
     }),
     nextCursor: more ? encodeCursor([kept[kept.length - 1].sort_key, kept[kept.length - 1].id]) : null,

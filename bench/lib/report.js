@@ -83,7 +83,7 @@ function parseDerivedTarget(expr) {
 function checkDerived(derived, byVariant) {
   return derived.map((d) => {
     const t = d.target === undefined ? null : parseDerivedTarget(d.target); // no target: reported for information
-    let value = null;
+    let value;
     try {
       value = d.value(byVariant);
     } catch {
