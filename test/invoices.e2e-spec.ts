@@ -293,6 +293,11 @@ describe('invoices', () => {
       const again = (await post(t, admin, `/v1/invoices/${draft.id}/send`)).json();
       expect(again).toMatchObject({ number: sent.number, sendCount: 2, sentAt: sent.sentAt });
       expect(await auditActions(t, admin.businessId, draft.id)).toEqual(['invoice.created', 'invoice.finalized', 'invoice.sent', 'invoice.sent']);
+      // The invoice shows its newest email and, when sending failed for good, that it failed.
+      const shown = (await get(t, admin, `/v1/invoices/${draft.id}`)).json();
+      expect(shown.lastEmail).toMatchObject({ template: 'invoice', status: expect.stringMatching(/^(queued|sending|sent|captured)$/) });
+      await t.db.query(`UPDATE emails SET status = 'failed', failed_at = now(), error_code = 'inactive_recipient' WHERE id = $1`, [shown.lastEmail.id]);
+      expect((await get(t, admin, `/v1/invoices/${draft.id}`)).json().lastEmail).toMatchObject({ status: 'failed', errorCode: 'inactive_recipient', failedAt: expect.any(String) });
     });
 
     it('refuses to send to a customer without an email, and finalises nothing', async () => {

@@ -577,10 +577,14 @@ describe('pay buttons with payment providers configured', () => {
     const page = await t.inject({ method: 'GET', url: path });
     expect(page.body).toContain('Pay by card');
     expect(page.body).toContain('Pay with PayPal');
-    // Until the payments issue wires Checkout, the button answers 503 with a page saying so.
+    // The buttons post to the payments module's routes under the same signed URL.
+    expect(page.body).toContain(`action="${url.pathname}/checkout/stripe${url.search.replace(/&/g, '&amp;')}"`);
+    expect(page.body).toContain(`action="${url.pathname}/paypal${url.search.replace(/&/g, '&amp;')}"`);
+    expect(page.headers['content-security-policy']).toContain("form-action 'self' https://checkout.stripe.com https://www.paypal.com");
+    // A post of the action to the page itself (an older page) is forwarded there, keeping the POST.
     const pay = await t.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' }, payload: 'action=pay_card' });
-    expect(pay.statusCode).toBe(503);
-    expect(pay.body).toContain('Online payment is not available yet');
+    expect(pay.statusCode).toBe(307);
+    expect(pay.headers.location).toBe(`${url.pathname}/checkout/stripe${url.search}`);
 
     await t.db.query(`UPDATE invoices SET status = 'paid', amount_paid = total WHERE id = $1`, [invoice.id]);
     const paid = await t.inject({ method: 'GET', url: path });

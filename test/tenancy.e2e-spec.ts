@@ -17,6 +17,10 @@ describe('tenant isolation', () => {
   let bobInvoiceId: string;
   let bobRecurringId: string;
   let bobEstimateId: string;
+  let bobPaymentId: string;
+  let bobRefundId: string;
+  let bobEmailId: string;
+  let bobSuppressionId: string;
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -40,7 +44,15 @@ describe('tenant isolation', () => {
     const estimate = await t.inject({ method: 'POST', url: '/v1/estimates', headers: bob.auth, payload: { customerId: bobCustomerId, currency: 'EUR', lines } });
     bobEstimateId = estimate.json().id;
     await t.inject({ method: 'POST', url: `/v1/estimates/${bobEstimateId}/send`, headers: bob.auth });
-    expect([customer.statusCode, invoice.statusCode, recurring.statusCode, estimate.statusCode]).toEqual([201, 201, 201, 201]);
+    const today = new Date().toISOString().slice(0, 10);
+    const payment = await t.inject({ method: 'POST', url: `/v1/invoices/${bobInvoiceId}/payments`, headers: { ...bob.auth, 'idempotency-key': 'tenancy-1' }, payload: { amount: 100, method: 'cash', receivedOn: today } });
+    bobPaymentId = payment.json().id;
+    const refund = await t.inject({ method: 'POST', url: `/v1/payments/${bobPaymentId}/refunds`, headers: bob.auth, payload: { amount: 50, reason: 'Overcharged' } });
+    bobRefundId = refund.json().id;
+    // The estimate email sent above, and a suppression of an address in Bob's business.
+    bobEmailId = (await t.db.query('SELECT id FROM emails WHERE business_id = $1 ORDER BY created_at DESC LIMIT 1', [bob.businessId])).rows[0].id;
+    bobSuppressionId = (await t.db.query(`INSERT INTO email_suppressions (business_id, address, reason) VALUES ($1, 'bounced@example.test', 'hard_bounce') RETURNING id`, [bob.businessId])).rows[0].id;
+    expect([customer.statusCode, invoice.statusCode, recurring.statusCode, estimate.statusCode, payment.statusCode, refund.statusCode]).toEqual([201, 201, 201, 201, 201, 201]);
   });
   afterAll(async () => {
     await t?.close();
@@ -81,6 +93,18 @@ describe('tenant isolation', () => {
     'GET /v1/invoices/:id/opens': bobInvoiceId,
     'POST /v1/estimates/:id/link': bobEstimateId,
     'GET /v1/estimates/:id/opens': bobEstimateId,
+    'POST /v1/invoices/:id/payments': bobInvoiceId,
+    'GET /v1/invoices/:id/payments': bobInvoiceId,
+    'POST /v1/invoices/:id/mark-paid': bobInvoiceId,
+    'GET /v1/payments/:id': bobPaymentId,
+    'POST /v1/payments/:id/refunds': bobPaymentId,
+    'GET /v1/refunds/:id': bobRefundId,
+    'POST /v1/refunds/:id/approve': bobRefundId,
+    'POST /v1/refunds/:id/reject': bobRefundId,
+    'GET /v1/customers/:id/export': bobCustomerId,
+    'POST /v1/customers/:id/erase': bobCustomerId,
+    'GET /v1/emails/:id': bobEmailId,
+    'DELETE /v1/email-suppressions/:id': bobSuppressionId,
   });
   const bodies: Record<string, unknown> = {
     'PATCH /v1/members/:userId': { role: 'viewer' },
@@ -90,6 +114,11 @@ describe('tenant isolation', () => {
     'POST /v1/invoices/:id/credit-notes': { amount: 100, reason: 'Taken over' },
     'PATCH /v1/recurring-invoices/:id': { notes: 'Taken over' },
     'PATCH /v1/estimates/:id': { notes: 'Taken over' },
+    'POST /v1/invoices/:id/payments': { amount: 100, method: 'cash', receivedOn: '2026-11-20' },
+    'POST /v1/invoices/:id/mark-paid': {},
+    'POST /v1/payments/:id/refunds': { amount: 10, reason: 'Taken over' },
+    'POST /v1/refunds/:id/reject': {},
+    'POST /v1/customers/:id/erase': { reason: 'Taken over', password: 'Not-the-password-1', code: '000000' },
   };
 
   function idTakingRoutes(): Array<{ method: string; path: string }> {
@@ -146,6 +175,8 @@ describe('tenant isolation', () => {
     const creditNotes = await t.db.query('SELECT count(*) FROM credit_notes');
     const estimates = await t.db.query('SELECT id, status, version, notes, send_count, updated_at FROM estimates ORDER BY id');
     const links = await t.db.query('SELECT id, link_epoch FROM businesses ORDER BY id');
-    return { memberships: memberships.rows, sessions: sessions.rows, customers: customers.rows, invoices: invoices.rows, recurring: recurring.rows, creditNotes: creditNotes.rows, estimates: estimates.rows, links: links.rows };
+    const suppressions = await t.db.query('SELECT id, cleared_at FROM email_suppressions ORDER BY id');
+    const money = await t.db.query('SELECT (SELECT count(*) FROM payments) AS payments, (SELECT count(*) FROM refunds) AS refunds, (SELECT json_agg(status ORDER BY id) FROM refunds) AS refund_states, (SELECT json_agg(amount_paid ORDER BY id) FROM invoices) AS paid');
+    return { memberships: memberships.rows, sessions: sessions.rows, customers: customers.rows, invoices: invoices.rows, recurring: recurring.rows, creditNotes: creditNotes.rows, estimates: estimates.rows, links: links.rows, money: money.rows, suppressions: suppressions.rows };
   }
 });

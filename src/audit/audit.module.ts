@@ -1,8 +1,10 @@
 import { Global, Module } from '@nestjs/common';
 import { AuditChainCheck } from './audit-chain-check.js';
+import { AuditController } from './audit.controller.js';
+import { AuditTrailService } from './audit-export.js';
 import { AuditInboxFolder } from './audit-inbox-folder.js';
 import { AuditService } from './audit.service.js';
 
 @Global()
-@Module({ providers: [AuditService, AuditChainCheck, AuditInboxFolder], exports: [AuditService] })
+@Module({ controllers: [AuditController], providers: [AuditService, AuditChainCheck, AuditInboxFolder, AuditTrailService], exports: [AuditService] })
 export class AuditModule {}

@@ -196,6 +196,7 @@ export class EstimatesService {
         businessId,
         to: recipient.email,
         template: 'estimate',
+        document: { type: 'estimate', id },
         content: templates.estimate({
           businessName: recipient.business_name,
           customerName: recipient.name,

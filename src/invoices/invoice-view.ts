@@ -42,6 +42,19 @@ export interface InvoiceView {
   voidReason: string | null;
   sourceEstimateId: string | null;
   recurringInvoiceId: string | null;
+  /** The newest email about the invoice and its delivery state (single-invoice views only). */
+  lastEmail?: LastEmail | null;
+}
+
+export interface LastEmail {
+  id: string;
+  template: string;
+  status: 'queued' | 'sending' | 'sent' | 'captured' | 'failed' | 'suppressed' | 'cancelled';
+  errorCode: string | null;
+  createdAt: string;
+  sentAt: string | null;
+  deliveredAt: string | null;
+  failedAt: string | null;
 }
 
 /** The parties printed on a PDF (loaded with the invoice, never from the request). */

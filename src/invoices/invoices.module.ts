@@ -9,11 +9,12 @@ import { InvoicesRepository } from './invoices.repository.js';
 import { InvoicesService } from './invoices.service.js';
 import { RecurringInvoicesController } from './recurring-invoices.controller.js';
 import { RecurringInvoicesService } from './recurring-invoices.service.js';
+import { RecurringGeneration } from './recurring-generation.service.js';
 
 @Module({
   imports: [CustomersModule],
   controllers: [InvoicesController, EstimatesController, RecurringInvoicesController],
-  providers: [InvoicesRepository, InvoicesService, CreditNotesService, InvoiceExportsService, EstimatesService, RecurringInvoicesService],
+  providers: [InvoicesRepository, InvoicesService, CreditNotesService, InvoiceExportsService, EstimatesService, RecurringInvoicesService, RecurringGeneration],
   exports: [InvoicesService, EstimatesService, InvoiceExportsService],
 })
 export class InvoicesModule {}

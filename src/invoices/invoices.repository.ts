@@ -6,7 +6,7 @@ import { todayUtc } from '../common/dates.js';
 import { preparedQuery, queryRows } from '../database/sql.js';
 import { lineView, type ComputedDocument, type StoredLine } from './document-lines.js';
 import { balanceDue, displayStatus, isOverdue } from './invoice-status.js';
-import type { InvoiceStatus, InvoiceView } from './invoice-view.js';
+import type { InvoiceStatus, InvoiceView, LastEmail } from './invoice-view.js';
 
 type Runner = Pick<EntityManager, 'query'> | Pick<DataSource, 'query'>;
 
@@ -45,6 +45,7 @@ export interface InvoiceRow {
 
 export interface InvoiceWithLines extends InvoiceRow {
   lines: StoredLine[];
+  last_email?: LastEmail | null;
 }
 
 // Lines come back in the same round trip, as JSON built by PostgreSQL (quantity as text: exact).
@@ -52,6 +53,12 @@ const LINES_JSON = `(SELECT coalesce(json_agg(json_build_object(
       'description', l.description, 'quantity', l.quantity::text, 'unit_price', l.unit_price, 'tax_rate_bps', l.tax_rate_bps,
       'discount', l.discount, 'subtotal', l.subtotal, 'discount_total', l.discount_total, 'tax', l.tax, 'total', l.total) ORDER BY l.position), '[]'::json)
     FROM invoice_lines l WHERE l.invoice_id = i.id) AS lines`;
+
+// The newest email about the invoice (send, reminder, receipt) and its delivery state, so a failed send shows on the invoice.
+const LAST_EMAIL_JSON = `(SELECT json_build_object('id', e.id, 'template', e.template, 'status', e.status, 'errorCode', e.error_code,
+      'createdAt', e.created_at, 'sentAt', e.sent_at, 'deliveredAt', e.delivered_at, 'failedAt', e.failed_at)
+    FROM emails e WHERE e.business_id = i.business_id AND e.document_type = 'invoice' AND e.document_id = i.id
+    ORDER BY e.created_at DESC, e.id DESC LIMIT 1) AS last_email`;
 
 export const INVOICE_COLUMNS = `i.id, i.business_id, i.customer_id, i.status, i.number, i.currency, i.issue_date, i.due_date, i.notes, i.terms,
   i.discount, i.subtotal, i.discount_total, i.tax_total, i.total, i.amount_paid, i.credited_total, i.version, i.created_at, i.updated_at,
@@ -96,6 +103,7 @@ export function invoiceView(row: InvoiceWithLines, today = todayUtc()): InvoiceV
     voidReason: row.void_reason,
     sourceEstimateId: row.source_estimate_id,
     recurringInvoiceId: row.recurring_invoice_id,
+    ...(row.last_email !== undefined ? { lastEmail: row.last_email } : {}),
   };
 }
 
@@ -106,7 +114,7 @@ export class InvoicesRepository {
 
   /** One statement: the invoice and its lines, scoped by business. */
   async findWithLines(businessId: string, id: string, runner: Runner = this.dataSource): Promise<InvoiceWithLines | undefined> {
-    const rows: InvoiceWithLines[] = await runner.query(`SELECT ${INVOICE_COLUMNS}, ${LINES_JSON} FROM invoices i WHERE i.business_id = $1 AND i.id = $2`, [businessId, id]);
+    const rows: InvoiceWithLines[] = await runner.query(`SELECT ${INVOICE_COLUMNS}, ${LINES_JSON}, ${LAST_EMAIL_JSON} FROM invoices i WHERE i.business_id = $1 AND i.id = $2`, [businessId, id]);
     return rows[0];
   }
 
@@ -118,7 +126,7 @@ export class InvoicesRepository {
     const params: unknown[] = [businessId, id];
     const values = inboxValues(event, params);
     const rows = await preparedQuery<InvoiceWithLines>(this.dataSource,
-      `WITH found AS (SELECT ${INVOICE_COLUMNS}, ${LINES_JSON} FROM invoices i WHERE i.business_id = $1 AND i.id = $2),
+      `WITH found AS (SELECT ${INVOICE_COLUMNS}, ${LINES_JSON}, ${LAST_EMAIL_JSON} FROM invoices i WHERE i.business_id = $1 AND i.id = $2),
             logged AS (INSERT INTO audit_inbox ${inboxColumns()} SELECT ${values} WHERE EXISTS (SELECT 1 FROM found))
        SELECT * FROM found`,
       params,

@@ -310,6 +310,7 @@ export class InvoicesService {
         businessId: principal.businessId,
         to: recipient.email,
         template: 'invoice',
+        document: { type: 'invoice', id },
         content: templates.invoice({
           businessName: recipient.business_name,
           customerName: recipient.name,
@@ -372,7 +373,7 @@ export class InvoicesService {
   private async snapshot(tx: EntityManager, principal: Principal, current: Parameters<typeof invoiceView>[0], changedFields: string[]): Promise<void> {
     await tx.query(
       'INSERT INTO invoice_versions (business_id, invoice_id, version, snapshot, changed_fields, replaced_by) VALUES ($1, $2, $3, $4, $5, $6)',
-      [principal.businessId, current.id, current.version, JSON.stringify(invoiceView(current)), changedFields, principal.userId],
+      [principal.businessId, current.id, current.version, JSON.stringify({ ...invoiceView(current), lastEmail: undefined }), changedFields, principal.userId],
     );
   }
 

@@ -3,7 +3,11 @@ import { DiscoveryModule } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logging/logging.module.js';
 import type { AppConfig } from '../config/config.js';
+import { JobsHealthService } from './jobs-health.service.js';
+import { JobsSweeps } from './jobs-sweeps.js';
+import { JobsController } from './jobs.controller.js';
 import { JobsService } from './jobs.service.js';
+import { ScheduleRuns } from './schedule-runs.js';
 import { QUEUE_BACKEND } from './jobs.tokens.js';
 import { createQueueBackend } from './queue-backend.js';
 import { throttledErrorLog } from './throttled-error-log.js';
@@ -15,6 +19,7 @@ export class JobsModule {
     return {
       module: JobsModule,
       imports: [DiscoveryModule],
+      controllers: [JobsController],
       providers: [
         {
           provide: QUEUE_BACKEND,
@@ -28,8 +33,11 @@ export class JobsModule {
             }),
         },
         JobsService,
+        ScheduleRuns,
+        JobsSweeps,
+        JobsHealthService,
       ],
-      exports: [JobsService],
+      exports: [JobsService, ScheduleRuns],
     };
   }
 }

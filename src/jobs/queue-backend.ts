@@ -3,7 +3,11 @@ import { Redis } from 'ioredis';
 
 export interface QueueHandle {
   add(name: string, data: unknown, options: JobsOptions): Promise<unknown>;
+  /** One round trip for many jobs; an id that already exists is skipped, as with add(). */
+  addBulk(jobs: Array<{ name: string; data: unknown; opts: JobsOptions }>): Promise<unknown>;
   getJobCounts(...types: string[]): Promise<Record<string, number>>;
+  /** 'waiting', 'active', 'delayed', 'completed', 'failed', … or 'unknown' when no such job is kept. */
+  getJobState(jobId: string): Promise<string>;
   close(): Promise<void>;
 }
 

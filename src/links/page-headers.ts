@@ -7,10 +7,10 @@ import { PAGE_CSS_HASH } from './page-styles.js';
  * a CSP that allows nothing but the one hashed stylesheet and forms posting back to this
  * origin: no script at all, no images, frames, fonts or connections; the page cannot be framed.
  *
- * Payments: when Stripe Checkout and PayPal arrive, their POSTs answer 303 to the provider,
- * and `form-action` also governs redirects after a form submission: that issue adds the
- * providers' origins there. `Referrer-Policy: no-referrer` keeps the signed URL (the token)
- * out of the Referer the provider would otherwise receive.
+ * Payments: "Pay by card" and "Pay with PayPal" post to this origin, which answers 303 to the
+ * provider's hosted page; `form-action` also governs redirects after a form submission, so
+ * the providers' origins are listed there. `Referrer-Policy: no-referrer` keeps the signed URL
+ * (the token) out of the Referer the provider would otherwise receive.
  */
 export const PAGE_HELMET_OPTIONS: Readonly<HelmetOptions> = {
   contentSecurityPolicy: {
@@ -18,7 +18,7 @@ export const PAGE_HELMET_OPTIONS: Readonly<HelmetOptions> = {
     directives: {
       defaultSrc: ["'none'"],
       styleSrc: [PAGE_CSS_HASH],
-      formAction: ["'self'"],
+      formAction: ["'self'", 'https://checkout.stripe.com', 'https://www.paypal.com', 'https://www.sandbox.paypal.com'],
       frameAncestors: ["'none'"],
       baseUri: ["'none'"],
     },

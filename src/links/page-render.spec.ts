@@ -74,7 +74,7 @@ describe('page rendering', () => {
   it('shows pay buttons only for a configured provider, as POST forms back to the signed URL', () => {
     expect(page()).not.toMatch(/Pay by card|Pay with PayPal/);
     const both = page({}, { providers: { card: true, paypal: true }, pdfUrl: 'x' });
-    expect(both).toContain('<form method="post" action="/pay/0b3c2a4e-8f1d-4c5b-9a6e-1d2c3b4a5f60?t=abc&amp;d=1&amp;e=0"><input type="hidden" name="action" value="pay_card"><button type="submit" class="button primary">Pay by card</button></form>');
+    expect(both).toContain('<form method="post" action="/pay/0b3c2a4e-8f1d-4c5b-9a6e-1d2c3b4a5f60/checkout/stripe?t=abc&amp;d=1&amp;e=0"><input type="hidden" name="action" value="pay_card"><button type="submit" class="button primary">Pay by card</button></form>');
     expect(both).toContain('Pay with PayPal');
     const cardOnly = page({}, { providers: { card: true, paypal: false }, pdfUrl: 'x' });
     expect(cardOnly).toContain('Pay by card');

@@ -77,6 +77,12 @@ export function layout(title: string, body: string): string {
 }
 
 /** A POST form back to the signed URL (the URL is the capability), with one named action. */
+/** The payments module's route for a pay button: the page's own signed URL with the action in the path. */
+export function paymentPath(selfPath: string, action: 'pay_card' | 'pay_paypal'): string {
+  const [path, query] = selfPath.split('?');
+  return `${path}${action === 'pay_card' ? '/checkout/stripe' : '/paypal'}${query ? `?${query}` : ''}`;
+}
+
 function actionForm(actionPath: string, action: string, label: string, style: 'primary' | 'secondary' | 'danger'): string {
   return `<form method="post" action="${attr(actionPath)}"><input type="hidden" name="action" value="${attr(action)}"><button type="submit" class="button ${style}">${text(label)}</button></form>`;
 }
@@ -168,8 +174,8 @@ export function renderInvoicePage(invoice: PublicInvoice, context: InvoicePageCo
     ].join('');
   } else {
     const buttons = [
-      invoice.payment.card ? actionForm(context.selfPath, 'pay_card', 'Pay by card', 'primary') : '',
-      invoice.payment.paypal ? actionForm(context.selfPath, 'pay_paypal', 'Pay with PayPal', 'secondary') : '',
+      invoice.payment.card ? actionForm(paymentPath(context.selfPath, 'pay_card'), 'pay_card', 'Pay by card', 'primary') : '',
+      invoice.payment.paypal ? actionForm(paymentPath(context.selfPath, 'pay_paypal'), 'pay_paypal', 'Pay with PayPal', 'secondary') : '',
     ].filter(Boolean);
     action = buttons.length
       ? `<section aria-labelledby="pay-heading"><h2 id="pay-heading">Pay ${text(money(invoice.balanceDue, currency))}</h2><div class="actions">${buttons.join('')}</div></section>`

@@ -33,7 +33,7 @@ function send(reply: FastifyReply, result: PageResult): void {
       reply.status(200).type('application/pdf').header('content-disposition', `attachment; filename="${result.filename}"`).send(Buffer.from(result.bytes));
       return;
     case 'redirect':
-      reply.status(303).header('location', result.location).send();
+      reply.status(result.status ?? 303).header('location', result.location).send();
       return;
   }
 }

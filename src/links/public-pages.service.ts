@@ -7,6 +7,7 @@ import { EstimatesService } from '../invoices/estimates.service.js';
 import { renderInvoicePdf } from '../invoices/invoice-pdf.js';
 import { InvoicesService } from '../invoices/invoices.service.js';
 import { linkPath, type LinkKind } from './link-signing.js';
+import { paymentPath } from './page-render.js';
 import { LinksService, type LinkCheck, type LinkTarget } from './links.service.js';
 import {
   renderEstimatePage,
@@ -25,7 +26,7 @@ export type PageResult =
   | { type: 'html'; status: number; html: string }
   | { type: 'json'; status: number; body: unknown }
   | { type: 'pdf'; filename: string; bytes: Uint8Array }
-  | { type: 'redirect'; location: string };
+  | { type: 'redirect'; location: string; status?: 303 | 307 };
 
 export const PAGE_ACTIONS = ['accept', 'decline', 'fresh_link', 'pay_card', 'pay_paypal'] as const;
 type PageAction = (typeof PAGE_ACTIONS)[number];
@@ -115,8 +116,8 @@ export class PublicPagesService {
         case 'pay_paypal': {
           const configured = action === 'pay_card' ? Boolean(this.config.stripe) : Boolean(this.config.paypal);
           if (!configured) throw AppError.validation([{ field: 'action', code: 'unknown_action', message: 'this payment method is not offered' }]);
-          // The payments issue starts Stripe Checkout / PayPal here (303 to the provider).
-          throw new AppError(503, 'payments_unavailable', 'Online payment is not available yet. Please use the payment instructions on the invoice.');
+          // The buttons post to the payments module's routes; an older page posting here is sent on (307 keeps the POST).
+          return { type: 'redirect', status: 307, location: paymentPath(this.selfPath(target), action as 'pay_card' | 'pay_paypal') };
         }
       }
     } catch (error) {

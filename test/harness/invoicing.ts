@@ -22,7 +22,8 @@ export function invoiceBody(customerId: string, overrides: Record<string, unknow
   return { customerId, currency: 'EUR', issueDate: '2026-11-01', dueDate: '2026-11-30', lines: SIMPLE_LINES, ...overrides };
 }
 
-/** POST /v1/invoices; throws unless 201. */
+/** POST /v1/invoices; throws unless 201. The body is the API's JSON, read loosely by tests. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed JSON body
 export async function createInvoice(t: TestApp, account: Pick<TestAccount, 'auth'>, body: Record<string, unknown>): Promise<Record<string, any>> {
   const response = await t.inject({ method: 'POST', url: '/v1/invoices', headers: account.auth, payload: body });
   if (response.statusCode !== 201) throw new Error(`create invoice failed: ${response.statusCode} ${response.body}`);
