@@ -100,10 +100,4 @@ if (process.env.REDIS_URL) {
       expect(after.rows.map((row) => row.status)).toEqual(Array(INVOICES).fill('sent'));
     }, 240_000);
   });
-} else {
-  describe('Redis outage while invoices are sent', () => {
-    it('runs only with REDIS_URL (the queue is on PostgreSQL here: there is no Redis to stop)', () => {
-      expect(process.env.REDIS_URL).toBeUndefined();
-    });
-  });
 }
