@@ -78,6 +78,7 @@ export function invoiceView(row, today = todayUtc()) {
     finalizedAt: iso(row.finalized_at), sentAt: iso(row.sent_at), lastSentAt: iso(row.last_sent_at), sendCount: row.send_count,
     viewedAt: iso(row.viewed_at), voidedAt: iso(row.voided_at), voidReason: row.void_reason,
     sourceEstimateId: row.source_estimate_id, recurringInvoiceId: row.recurring_invoice_id,
+    ...(row.last_email !== undefined ? { lastEmail: row.last_email } : {}),
   };
 }
 

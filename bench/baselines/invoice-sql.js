@@ -8,6 +8,10 @@ export const LINES_JSON = `(SELECT coalesce(json_agg(json_build_object(
       'description', l.description, 'quantity', l.quantity::text, 'unit_price', l.unit_price, 'tax_rate_bps', l.tax_rate_bps,
       'discount', l.discount, 'subtotal', l.subtotal, 'discount_total', l.discount_total, 'tax', l.tax, 'total', l.total) ORDER BY l.position), '[]'::json)
     FROM invoice_lines l WHERE l.invoice_id = i.id) AS lines`;
+export const LAST_EMAIL_JSON = `(SELECT json_build_object('id', e.id, 'template', e.template, 'status', e.status, 'errorCode', e.error_code,
+      'createdAt', e.created_at, 'sentAt', e.sent_at, 'deliveredAt', e.delivered_at, 'failedAt', e.failed_at)
+    FROM emails e WHERE e.business_id = i.business_id AND e.document_type = 'invoice' AND e.document_id = i.id
+    ORDER BY e.created_at DESC, e.id DESC LIMIT 1) AS last_email`;
 export const INVOICE_COLUMNS = `i.id, i.business_id, i.customer_id, i.status, i.number, i.currency, i.issue_date, i.due_date, i.notes, i.terms,
   i.discount, i.subtotal, i.discount_total, i.tax_total, i.total, i.amount_paid, i.credited_total, i.version, i.created_at, i.updated_at,
   i.finalized_at, i.sent_at, i.last_sent_at, i.send_count, i.viewed_at, i.voided_at, i.void_reason, i.source_estimate_id, i.recurring_invoice_id`;
@@ -17,7 +21,7 @@ const INBOX_TYPES = ['uuid', 'text', 'text', 'text', 'text', 'text', 'text', 'te
 const INBOX_VALUES = INBOX_TYPES.map((type, index) => `$${index + 3}::${type}`).join(', ');
 
 /** findWithLinesLoggingView: $1 business, $2 invoice id, $3..$11 the inbox event. */
-export const READ = `WITH found AS (SELECT ${INVOICE_COLUMNS}, ${LINES_JSON} FROM invoices i WHERE i.business_id = $1 AND i.id = $2),
+export const READ = `WITH found AS (SELECT ${INVOICE_COLUMNS}, ${LINES_JSON}, ${LAST_EMAIL_JSON} FROM invoices i WHERE i.business_id = $1 AND i.id = $2),
             logged AS (INSERT INTO audit_inbox ${INBOX_COLUMNS} SELECT ${INBOX_VALUES} WHERE EXISTS (SELECT 1 FROM found))
        SELECT * FROM found`;
 
@@ -49,8 +53,8 @@ export const INSERT_EVENT = `INSERT INTO audit_events
 /** Fragments (whitespace-insensitive) that must appear in the compiled stack for the copies above to be faithful. */
 export const SOURCE_FRAGMENTS = {
   'invoices/invoices.repository.js': [
-    LINES_JSON, INVOICE_COLUMNS,
-    'WITH found AS (SELECT ${INVOICE_COLUMNS}, ${LINES_JSON} FROM invoices i WHERE i.business_id = $1 AND i.id = $2)',
+    LINES_JSON, LAST_EMAIL_JSON, INVOICE_COLUMNS,
+    'WITH found AS (SELECT ${INVOICE_COLUMNS}, ${LINES_JSON}, ${LAST_EMAIL_JSON} FROM invoices i WHERE i.business_id = $1 AND i.id = $2)',
     'logged AS (INSERT INTO audit_inbox ${inboxColumns()} SELECT ${values} WHERE EXISTS (SELECT 1 FROM found)) SELECT * FROM found',
     INSERT_INVOICE,
     INSERT_LINES.replace('INSERT INTO invoice_lines (invoice_id,', 'INSERT INTO ${kind}_lines (${kind}_id,'),
