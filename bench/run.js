@@ -55,7 +55,7 @@ async function loadScenarios(only) {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.js')).sort();
   const all = await Promise.all(files.map(async (f) => ({ ...(await import(pathToFileURL(path.join(dir, f)))).default })));
   for (const s of all) {
-    if (!s.name || !s.baseline?.start || !s.stack?.start || !(s.load || s.variants?.length)) throw new Error(`scenario ${s.name ?? '?'} is missing name/baseline/stack/load (or variants)`);
+    if (!s.name || (!s.run && (!s.baseline?.start || !s.stack?.start || !(s.load || s.variants?.length)))) throw new Error(`scenario ${s.name ?? '?'} is missing name/baseline/stack/load (or variants)`);
     s.targets = [].concat(s.target ?? []).map(parseTarget);
     // Variants: several loads measured on the same two servers, interleaved round by round.
     for (const v of s.variants ?? []) {
@@ -73,6 +73,8 @@ async function loadScenarios(only) {
 /** Run one autocannon load in its own (pinned) process; resolves to a per-round summary. */
 const loads = new Set();
 function runLoad(ctx, url, spec, durationSeconds) {
+  // A load spec may bring its own measurement (payment scenarios: signed webhooks, draining queued jobs); it resolves to the same row fields.
+  if (typeof spec.run === 'function') return spec.run({ ctx, url, durationSeconds, side: url === ctx.servers.stack?.url ? 'stack' : 'baseline' });
   const args = JSON.stringify({ ...spec, url: url + (spec.path ?? '/'), durationSeconds });
   const [cmd, argv] = pinned(ctx.pin.load, process.execPath, [path.join(BENCH, 'lib/load.js'), args]);
   return new Promise((resolve, reject) => {
@@ -114,6 +116,18 @@ async function runScenario(s, opts, run) {
   };
   // Keys listed up front so the JSON reads summary first, raw rounds last.
   const result = { name: s.name, target: s.targets.map((t) => t.expr), error: undefined, metrics: undefined, targets: undefined, variants: undefined, derived: undefined, load: undefined, probe: undefined, servers: {}, warmup: [], rounds: [] };
+  // A self-timed scenario (`run` instead of servers + load: email-throughput, overdue-scan; see
+  // bench/lib/email-scenarios.js) starts its own processes, times its own baseline/stack rounds and fills `result`.
+  if (typeof s.run === 'function') {
+    try {
+      await s.run(ctx, { rounds, warmup, result });
+    } catch (err) {
+      result.error = err.message;
+      if (!interrupted) say(`[${s.name}] CRASHED: ${err.stack}`);
+    }
+    if (ctx.notes.length) result.notes = ctx.notes;
+    return result;
+  }
   const servers = {};
   ctx.servers = servers; // lets a later start() see an earlier server (e.g. the stack's embedded database)
   // Default: baseline first, then stack. A scenario may set `startOrder`; servers stop in reverse order.
