@@ -1,4 +1,5 @@
 import { startTestApp, type TestApp } from './harness/app.js';
+import { ledgerMismatches } from './harness/payments.js';
 import { fromFreshIps, readyAdmin, waitFor, type TestAccount } from './harness/identity.js';
 import { createInvoice, invoiceBody, post, seedCustomer } from './harness/invoicing.js';
 import { startFakePaypal, type FakePaypal } from './fakes/fake-paypal.js';
@@ -235,19 +236,3 @@ describe('paying from the pay page', () => {
     });
   });
 });
-
-/** Every invoice: amount paid equals the sum of its payments minus its succeeded refunds, and its status follows. */
-async function ledgerMismatches(t: TestApp): Promise<unknown[]> {
-  const { rows } = await t.db.query(`
-    SELECT i.id, i.status, i.total, i.credited_total, i.amount_paid,
-           ((SELECT coalesce(sum(p.amount), 0) FROM payments p WHERE p.invoice_id = i.id)
-             - (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.invoice_id = i.id AND r.status = 'succeeded'))::bigint::text AS ledger
-      FROM invoices i`);
-  return rows.filter((row) => {
-    if (row.amount_paid !== row.ledger) return true;
-    if (!['open', 'partially_paid', 'paid'].includes(row.status)) return false;
-    const settled = BigInt(row.amount_paid) + BigInt(row.credited_total);
-    const expected = settled >= BigInt(row.total) ? 'paid' : BigInt(row.amount_paid) > 0n ? 'partially_paid' : 'open';
-    return expected !== row.status;
-  });
-}

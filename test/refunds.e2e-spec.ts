@@ -1,5 +1,6 @@
 import { RefundsService } from '../src/payments/refunds.service.js';
 import { startTestApp, type TestApp } from './harness/app.js';
+import { ledgerMismatches } from './harness/payments.js';
 import { enrollMfa, inviteAndAccept, mobileLogin, readyAdmin, strongPassword, uniqueEmail, waitFor, type TestAccount } from './harness/identity.js';
 import { createInvoice, get, invoiceBody, post, seedCustomer } from './harness/invoicing.js';
 import { startFakePaypal, type FakePaypal } from './fakes/fake-paypal.js';
@@ -317,19 +318,3 @@ describe('refunds', () => {
     });
   });
 });
-
-/** Every invoice: amount paid equals the sum of its payments minus its succeeded refunds, and its status follows. */
-async function ledgerMismatches(t: TestApp): Promise<unknown[]> {
-  const { rows } = await t.db.query(`
-    SELECT i.id, i.status, i.total, i.credited_total, i.amount_paid,
-           ((SELECT coalesce(sum(p.amount), 0) FROM payments p WHERE p.invoice_id = i.id)
-             - (SELECT coalesce(sum(r.amount), 0) FROM refunds r WHERE r.invoice_id = i.id AND r.status = 'succeeded'))::bigint::text AS ledger
-      FROM invoices i`);
-  return rows.filter((row) => {
-    if (row.amount_paid !== row.ledger) return true;
-    if (!['open', 'partially_paid', 'paid'].includes(row.status)) return false;
-    const settled = BigInt(row.amount_paid) + BigInt(row.credited_total);
-    const expected = settled >= BigInt(row.total) ? 'paid' : BigInt(row.amount_paid) > 0n ? 'partially_paid' : 'open';
-    return expected !== row.status;
-  });
-}

@@ -10,6 +10,7 @@ import { queryRows } from '../database/sql.js';
 import { cardNumberErrors, computeDocument, lineView, throwIfErrors, type LineView } from './document-lines.js';
 import { nextDocumentNumber } from './document-numbers.js';
 import { settledStatus } from './invoice-status.js';
+import type { CreditNoteSummary } from './invoice-pdf.js';
 import type { CreditNoteDto } from './invoices.dto.js';
 import { InvoicesRepository } from './invoices.repository.js';
 import { assertAllowed } from './invoices.service.js';
@@ -131,6 +132,15 @@ export class CreditNotesService {
       return creditNoteView(row);
     });
     return view;
+  }
+
+  /** What an invoice PDF prints about its credit notes; the caller has already found the invoice. */
+  async summaries(businessId: string, invoiceId: string): Promise<CreditNoteSummary[]> {
+    const rows: Array<{ number: string; issue_date: string; total: string; reason: string }> = await this.dataSource.query(
+      'SELECT number, issue_date, total, reason FROM credit_notes WHERE business_id = $1 AND invoice_id = $2 ORDER BY created_at, sequence',
+      [businessId, invoiceId],
+    );
+    return rows.map((row) => ({ number: row.number, issueDate: row.issue_date, total: Number(row.total), reason: row.reason }));
   }
 
   async list(businessId: string, invoiceId: string): Promise<{ data: CreditNoteView[] }> {

@@ -35,8 +35,7 @@ export class InvoiceExportsService {
     const customer = await this.customers.partyFor(principal.businessId, invoice.customerId);
     if (!customer) throw AppError.notFound('invoice_not_found', 'No such invoice.');
     const parties: InvoiceParties = { business: { name: business.name, address: business.address, paymentInstructions: business.payment_instructions }, customer };
-    const creditNotes = (await this.creditNotes.list(principal.businessId, id)).data.map((note) => ({ number: note.number, issueDate: note.issueDate, total: note.total, reason: note.reason }));
-    const bytes = await renderInvoicePdf(invoice, parties, { creditNotes });
+    const bytes = await renderInvoicePdf(invoice, parties, { creditNotes: await this.creditNotes.summaries(principal.businessId, id) });
     await this.audit.recordSoon({ businessId: principal.businessId, actor: { type: 'user', id: principal.userId }, action: 'invoice.pdf_downloaded', entity: { type: 'invoice', id }, detail: { number: invoice.number }, ...meta });
     return { filename: `${invoice.number ?? `draft-${id.slice(0, 8)}`}.pdf`, bytes };
   }

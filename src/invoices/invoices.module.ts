@@ -15,6 +15,6 @@ import { RecurringGeneration } from './recurring-generation.service.js';
   imports: [CustomersModule],
   controllers: [InvoicesController, EstimatesController, RecurringInvoicesController],
   providers: [InvoicesRepository, InvoicesService, CreditNotesService, InvoiceExportsService, EstimatesService, RecurringInvoicesService, RecurringGeneration],
-  exports: [InvoicesService, EstimatesService, InvoiceExportsService],
+  exports: [InvoicesService, EstimatesService, InvoiceExportsService, CreditNotesService],
 })
 export class InvoicesModule {}

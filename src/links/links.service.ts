@@ -7,7 +7,6 @@ import type { Principal, RequestMeta } from '../auth/principal.js';
 import { AppError } from '../common/errors/app-error.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { queryRows } from '../database/sql.js';
-import type { CreditNoteSummary } from '../invoices/invoice-pdf.js';
 import { EmailOutbox } from '../notifications/email-outbox.service.js';
 import { templates } from '../notifications/templates.js';
 import { authenticLink, documentLink, isExpired, linkQuery, MAX_LINK_TTL_DAYS, type LinkClaims, type LinkKind } from './link-signing.js';
@@ -270,18 +269,5 @@ export class LinksService {
       return id;
     });
     if (emailId) await this.outbox.dispatch([emailId]);
-  }
-
-  /**
-   * The credit notes printed on the public PDF. InvoiceExportsService.pdf() loads the same list
-   * through CreditNotesService, which InvoicesModule does not export; a public
-   * `InvoiceExportsService.pdfFor(businessId, id, actor, meta)` would let both share one loader.
-   */
-  async creditNoteSummaries(businessId: string, invoiceId: string): Promise<CreditNoteSummary[]> {
-    const rows: Array<{ number: string; issue_date: string; total: string; reason: string }> = await this.dataSource.query(
-      'SELECT number, issue_date, total, reason FROM credit_notes WHERE business_id = $1 AND invoice_id = $2 ORDER BY created_at, sequence',
-      [businessId, invoiceId],
-    );
-    return rows.map((row) => ({ number: row.number, issueDate: String(row.issue_date), total: Number(row.total), reason: row.reason }));
   }
 }

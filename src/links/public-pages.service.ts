@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { CustomersService } from '../customers/customers.service.js';
 import { EstimatesService } from '../invoices/estimates.service.js';
 import { renderInvoicePdf } from '../invoices/invoice-pdf.js';
+import { CreditNotesService } from '../invoices/credit-notes.service.js';
 import { InvoicesService } from '../invoices/invoices.service.js';
 import { linkPath, type LinkKind } from './link-signing.js';
 import { paymentPath } from './page-render.js';
@@ -61,6 +62,7 @@ export class PublicPagesService {
     private readonly invoices: InvoicesService,
     private readonly estimates: EstimatesService,
     private readonly customers: CustomersService,
+    private readonly creditNotes: CreditNotesService,
   ) {}
 
   /** GET /pay/:id and /estimate/:id, as HTML or JSON. `record` is false for HEAD (no open is counted). */
@@ -83,7 +85,7 @@ export class PublicPagesService {
     if (!customer) return this.refusal({ outcome: 'invalid' }, 'pay', format);
     // The customer's contact details are not needed on a document fetched through a link.
     const parties = { business: target.business, customer: { ...customer, email: null, phone: null } };
-    const bytes = await renderInvoicePdf(invoice, parties, { creditNotes: await this.links.creditNoteSummaries(target.businessId, target.documentId) });
+    const bytes = await renderInvoicePdf(invoice, parties, { creditNotes: await this.creditNotes.summaries(target.businessId, target.documentId) });
     if (record) await this.links.recordPdfDownload(target, meta);
     return { type: 'pdf', filename: `${(invoice.number ?? 'invoice').replace(/[^A-Za-z0-9._-]+/g, '_')}.pdf`, bytes };
   }
