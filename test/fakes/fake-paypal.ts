@@ -30,6 +30,12 @@ function utcTime(date: Date): Buffer {
   const iso = date.toISOString();
   return der(0x17, Buffer.from(`${iso.slice(2, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`, 'ascii'));
 }
+/** A random serial that DER encodes minimally: a leading 0x00 byte (non-minimal) makes OpenSSL refuse the whole certificate. */
+function positiveSerial(): Buffer {
+  const serial = randomBytes(8);
+  serial[0] = (serial[0] & 0x7f) | 0x01;
+  return serial;
+}
 const SHA256_WITH_RSA = sequence(oid('1.2.840.113549.1.1.11'), NULL);
 
 /**
@@ -44,7 +50,7 @@ export function selfSignedCertificate(commonName: string, options: { notBefore?:
   const notAfter = options.notAfter ?? new Date(Date.now() + 365 * 24 * 3600 * 1000);
   const tbs = sequence(
     explicit(0, integer(Buffer.from([2]))),
-    integer(randomBytes(8)),
+    integer(positiveSerial()),
     SHA256_WITH_RSA,
     name,
     sequence(utcTime(notBefore), utcTime(notAfter)),
