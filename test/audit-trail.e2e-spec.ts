@@ -101,7 +101,7 @@ describe('audit trail API', () => {
       expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
       expect(all[0]).toEqual({
         id: expect.any(String), seq: expect.any(String), occurredAt: expect.any(String), actor: { type: 'user', id: expect.any(String) },
-        action: expect.any(String), entity: expect.anything(), ip: expect.any(String), userAgent: expect.any(String), detail: expect.any(Object), hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+        action: expect.any(String), entity: expect.anything(), ip: expect.any(String), userAgent: expect.any(String), personalDataErased: false, detail: expect.any(Object), hash: expect.stringMatching(/^[0-9a-f]{64}$/),
       });
     });
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { AuditService } from '../src/audit/audit.service.js';
 import { FieldEncryption } from '../src/common/crypto/field-encryption.js';
 import { rotateEncryptedFields } from '../src/common/crypto/key-rotation.js';
 import { startTestApp, type TestApp } from './harness/app.js';
@@ -356,9 +357,15 @@ describe('customers', () => {
     const retired = new FieldEncryption([{ id: 'k0', secret: randomBytes(36).toString('base64url') }]);
     await app.db.query('UPDATE customers SET tax_id_encrypted = $2 WHERE id = $1', [lost.id, retired.encrypt('LOST', `customers.tax_id:${lost.id}`)]);
 
+    // A customer's audit key (made when an event of theirs carries an IP), wrapped under k1.
+    await app.app.get(AuditService).record({ businessId: admin.businessId, actor: { type: 'customer', id: customer.id }, action: 'invoice.link_opened', ip: '192.0.2.44' });
+    const { rows: [piiKey] } = await app.db.query<{ id: string; wrapped_key: string }>('SELECT id::text, wrapped_key FROM customer_pii_keys WHERE customer_id = $1', [customer.id]);
+    expect(piiKey.wrapped_key.startsWith('v1.k1.')).toBe(true);
+
     const newKey = { id: 'k2', secret: randomBytes(36).toString('base64url') };
     const dataSource = app.app.get<DataSource>(getDataSourceToken());
     const report = await rotateEncryptedFields(dataSource, [newKey, OLD_KEY], { batchSize: 2 });
+    const { rows: piiKeys } = await app.db.query(`SELECT count(*)::int AS n FROM customer_pii_keys`);
 
     const { rows: taxed } = await app.db.query(`SELECT count(*)::int AS n FROM customers WHERE tax_id_encrypted IS NOT NULL AND id <> $1`, [lost.id]);
     const { rows: mfa } = await app.db.query(`SELECT count(mfa_secret)::int AS secrets, count(mfa_pending_secret)::int AS pending FROM users`);
@@ -367,7 +374,9 @@ describe('customers', () => {
       { field: 'customers.tax_id_encrypted', examined: taxed[0].n + 1, rotated: taxed[0].n, skipped: 0, unknownKey: 1, invalid: 0 },
       { field: 'users.mfa_secret', examined: mfa[0].secrets, rotated: mfa[0].secrets, skipped: 0, unknownKey: 0, invalid: 0 },
       { field: 'users.mfa_pending_secret', examined: mfa[0].pending, rotated: mfa[0].pending, skipped: 0, unknownKey: 0, invalid: 0 },
+      { field: 'customer_pii_keys.wrapped_key', examined: piiKeys[0].n, rotated: piiKeys[0].n, skipped: 0, unknownKey: 0, invalid: 0 },
     ]);
+    expect(piiKeys[0].n).toBeGreaterThanOrEqual(1);
     expect(mfa[0].secrets).toBeGreaterThanOrEqual(3);
     expect(report.problems).toEqual([{ field: 'customers.tax_id_encrypted', id: lost.id, reason: 'unknown_key', keyId: 'k0' }]);
 
@@ -381,12 +390,15 @@ describe('customers', () => {
       expect(user.mfa_secret.startsWith('v1.k2.')).toBe(true);
       expect(() => onlyNew.decrypt(user.mfa_secret, `users.mfa_secret:${user.id}`)).not.toThrow();
     }
+    const { rows: [rewrapped] } = await app.db.query<{ wrapped_key: string }>('SELECT wrapped_key FROM customer_pii_keys WHERE id = $1', [piiKey.id]);
+    expect(rewrapped.wrapped_key.startsWith('v1.k2.')).toBe(true);
+    expect(onlyNew.decrypt(rewrapped.wrapped_key, `customer_pii_keys.wrapped_key:${piiKey.id}`)).toBe(new FieldEncryption([OLD_KEY]).decrypt(piiKey.wrapped_key, `customer_pii_keys.wrapped_key:${piiKey.id}`));
     // The unreadable value is left exactly as it was.
     expect(String((await storedRow(lost.id))?.tax_id_encrypted).startsWith('v1.k0.')).toBe(true);
 
     // A second run finds nothing left to do but the value it cannot read.
     const again = await rotateEncryptedFields(dataSource, [newKey, OLD_KEY]);
-    expect(again.fields.map((field) => field.rotated)).toEqual([0, 0, 0]);
+    expect(again.fields.map((field) => field.rotated)).toEqual([0, 0, 0, 0]);
     expect(again.fields[0]).toMatchObject({ examined: 1, unknownKey: 1 });
   });
 });

@@ -61,7 +61,9 @@ describe('customer data rights', () => {
       postalCode: `PC-${tag}`,
       notes: `Prefers mornings ${tag}`,
       taxId: `NL${tag}B01`,
-      ip: `198.51.${parseInt(tag.slice(0, 2), 16)}.${parseInt(tag.slice(2, 4), 16)}`,
+      // Last octet never 0: request logs keep only the /24 network (198.51.x.0/24), which must not contain the address.
+      ip: `198.51.${parseInt(tag.slice(0, 2), 16)}.${(parseInt(tag.slice(2, 4), 16) % 254) + 1}`,
+      userAgent: `CarlaPhone/${tag}`,
     };
     const created = await request(account, 'POST', '/v1/customers', {
       name: values.name, email: values.email, phone: values.phone, notes: values.notes, taxId: values.taxId,
@@ -79,12 +81,35 @@ describe('customer data rights', () => {
     expect(estimate.statusCode).toBe(201);
     const estimateId = estimate.json().id as string;
     expect((await request(account, 'POST', `/v1/estimates/${estimateId}/send`)).statusCode).toBe(200);
-    expect((await request(account, 'POST', `/v1/estimates/${estimateId}/accept`)).statusCode).toBe(200);
-    // What the public estimate page stores when the customer accepts it themselves: their IP and browser.
-    await app.db.query(`UPDATE estimates SET accepted_ip = $2, accepted_user_agent = 'Mozilla/5.0 (Carla phone)' WHERE id = $1`, [estimateId, values.ip]);
-    // A customer opening the invoice through its signed link (what the links module writes).
-    await app.db.query(`INSERT INTO document_opens (business_id, document_type, document_id, ip, user_agent) VALUES ($1, 'invoice', $2, $3, 'Mozilla/5.0 (Carla phone)')`, [account.businessId, invoiceId, values.ip]);
+    // The customer, from their phone: opens the invoice and its PDF through the signed link, and
+    // accepts the estimate on its page (link opens, estimate acceptance and audit events hold their IP and browser).
+    const visitor = { remoteAddress: values.ip, headers: { 'user-agent': values.userAgent } };
+    const payLink = await sharedPath(account, 'invoices', invoiceId);
+    expect((await app.inject({ method: 'GET', url: payLink, ...visitor })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: payLink.replace('?', '/pdf?'), ...visitor })).statusCode).toBe(200);
+    const estimateLink = await sharedPath(account, 'estimates', estimateId);
+    expect((await app.inject({ method: 'GET', url: estimateLink, ...visitor })).statusCode).toBe(200);
+    const accepted = await app.inject({
+      method: 'POST', url: estimateLink, remoteAddress: values.ip, payload: 'action=accept',
+      headers: { 'user-agent': values.userAgent, 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+    });
+    expect(accepted.statusCode).toBe(303);
     return { id, values, invoiceId, invoiceNumber: sent.json().number, estimateId };
+  }
+
+  async function sharedPath(account: TestAccount, kind: 'invoices' | 'estimates', id: string): Promise<string> {
+    const shared = await request(account, 'POST', `/v1/${kind}/${id}/link`);
+    expect(shared.statusCode).toBe(200);
+    const url = new URL(shared.json().url as string);
+    return `${url.pathname}${url.search}`;
+  }
+
+  /** The business's audit events of the customer's own actions, as the audit API shows them (inbox folded first). */
+  async function customerEvents(account: TestAccount, customerId: string): Promise<Array<{ action: string; ip: string | null; userAgent: string | null; personalDataErased: boolean }>> {
+    expect((await request(account, 'GET', '/v1/audit-events/verify')).statusCode).toBe(200);
+    const page = await request(account, 'GET', `/v1/audit-events?actorType=customer&actorId=${customerId}&limit=200`);
+    expect(page.statusCode).toBe(200);
+    return page.json().data;
   }
 
   describe('export', () => {
@@ -102,8 +127,15 @@ describe('customer data rights', () => {
       expect(body.estimates).toEqual([expect.objectContaining({ id: seeded.estimateId, status: 'accepted', acceptedIp: seeded.values.ip, lines: [expect.objectContaining({ description: 'Boiler service' })] })]);
       expect(body.emailsSent.map((email: { template: string }) => email.template).sort()).toEqual(['estimate', 'invoice']);
       expect(body.emailsSent[0].toAddress).toBe(seeded.values.email);
-      expect(body.linkOpens).toEqual([expect.objectContaining({ documentId: seeded.invoiceId, ip: seeded.values.ip })]);
+      expect(body.linkOpens).toEqual(expect.arrayContaining([
+        expect.objectContaining({ documentType: 'invoice', documentId: seeded.invoiceId, ip: seeded.values.ip, userAgent: seeded.values.userAgent }),
+        expect.objectContaining({ documentType: 'estimate', documentId: seeded.estimateId, ip: seeded.values.ip, userAgent: seeded.values.userAgent }),
+      ]));
+      expect(body.linkOpens).toHaveLength(2);
       expect(body.auditEvents.map((event: { action: string }) => event.action)).toEqual(expect.arrayContaining(['customer.created', 'invoice.created', 'invoice.sent', 'estimate.accepted']));
+      // The customer's own actions with where they came from; a member's actions without the member's IP.
+      expect(body.auditEvents.find((event: { action: string }) => event.action === 'invoice.link_opened')).toMatchObject({ actorType: 'customer', actorId: seeded.id, ip: seeded.values.ip, userAgent: seeded.values.userAgent });
+      expect(body.auditEvents.find((event: { action: string }) => event.action === 'invoice.sent')).not.toHaveProperty('ip');
       expect(body.erasure).toBeNull();
       expect('payments' in body).toBe(true);
 
@@ -169,13 +201,20 @@ describe('customer data rights', () => {
       // Each successful re-authentication spends the member's next code: one erasure per admin here.
       const seeded = await seedCustomer(admin);
       const { values } = seeded;
+      // Before: the audit trail shows where the customer acted from (opened from the sealed form) ...
+      const before = await customerEvents(admin, seeded.id);
+      expect(before.map((event) => event.action).sort()).toEqual(['estimate.accepted', 'estimate.link_opened', 'invoice.link_opened', 'invoice.link_pdf_downloaded']);
+      expect(before.every((event) => event.ip === values.ip && event.userAgent === values.userAgent && !event.personalDataErased)).toBe(true);
       const code = nextTotp(admin.mfaSecret!);
       const response = await erase(admin, seeded.id, { reason: `Deletion request by ${values.name} <${values.email}> on the phone ${values.phone}`, password: admin.password, code });
       expect(response.statusCode).toBe(200);
       expect(response.json()).toEqual({
         customerId: seeded.id,
         erasedAt: expect.any(String),
-        summary: expect.objectContaining({ invoices: 1, estimates: 1, estimatesScrubbed: 1, linkOpensScrubbed: 1, emailsScrubbed: 2, idempotencyRecordsRemoved: 1, tablesTouched: expect.arrayContaining(['customers', 'estimates', 'document_opens', 'emails', 'idempotency_keys']) }),
+        summary: expect.objectContaining({
+          invoices: 1, estimates: 1, estimatesScrubbed: 1, linkOpensScrubbed: 2, auditKeysDestroyed: 1, emailsScrubbed: 2, idempotencyRecordsRemoved: 1,
+          tablesTouched: expect.arrayContaining(['customers', 'customer_pii_keys', 'estimates', 'document_opens', 'emails', 'idempotency_keys']),
+        }),
       });
 
       // Twice: 409, whatever the credentials (and the used code is not accepted again anyway).
@@ -199,6 +238,10 @@ describe('customer data rights', () => {
       expect(events[0].actor_id).toBe(admin.userId);
       expect(events[0].detail.reason).toBe('Deletion request by [erased] <[erased]> on the phone [erased]');
       expect((await request(admin, 'GET', '/v1/audit-events/verify')).json()).toMatchObject({ valid: true });
+      // ... after: the same events, still in the chain (which still verifies), without IP or browser.
+      const after = await customerEvents(admin, seeded.id);
+      expect(after.map((event) => event.action).sort()).toEqual(before.map((event) => event.action).sort());
+      expect(after.every((event) => event.ip === null && event.userAgent === null && event.personalDataErased)).toBe(true);
       await waitFor(async () => (await app.db.query(`SELECT 1 FROM security_events WHERE business_id = $1 AND kind = 'customer_erased'`, [admin.businessId])).rowCount, { what: 'customer_erased event' });
 
       // Nowhere: API answers (customer, list, export, audit list, invoice), every table of the database, the logs.
@@ -220,9 +263,21 @@ describe('customer data rights', () => {
         expect({ field, inLogs: logs.includes(value) }).toEqual({ field, inLogs: false });
       }
       // The export after erasure says it was erased, by whom, and why (scrubbed).
-      const after = (await request(admin, 'GET', `/v1/customers/${seeded.id}/export`)).json();
-      expect(after.erasure).toMatchObject({ erasedBy: admin.userId, reason: 'Deletion request by [erased] <[erased]> on the phone [erased]' });
-      expect(after.linkOpens).toEqual([expect.objectContaining({ ip: null, userAgent: null })]);
+      const exported = (await request(admin, 'GET', `/v1/customers/${seeded.id}/export`)).json();
+      expect(exported.erasure).toMatchObject({ erasedBy: admin.userId, reason: 'Deletion request by [erased] <[erased]> on the phone [erased]' });
+      expect(exported.linkOpens).toEqual([expect.objectContaining({ ip: null, userAgent: null }), expect.objectContaining({ ip: null, userAgent: null })]);
+
+      // The erased customer opens their link again: the open counts, but nothing identifying is recorded.
+      const payLink = await sharedPath(admin, 'invoices', seeded.invoiceId);
+      expect((await app.inject({ method: 'GET', url: payLink, remoteAddress: values.ip, headers: { 'user-agent': values.userAgent } })).statusCode).toBe(200);
+      const later = await customerEvents(admin, seeded.id);
+      expect(later.filter((event) => event.action === 'invoice.link_opened')).toHaveLength(2);
+      expect(later.every((event) => event.ip === null && event.userAgent === null)).toBe(true);
+      const { rows: opens } = await app.db.query('SELECT ip, user_agent FROM document_opens WHERE document_id = $1', [seeded.invoiceId]);
+      // (the open from before the erasure, scrubbed, and the new one)
+      expect(opens).toEqual([{ ip: null, user_agent: null }, { ip: null, user_agent: null }]);
+      const { rows: keys } = await app.db.query('SELECT 1 FROM customer_pii_keys WHERE customer_id = $1', [seeded.id]);
+      expect(keys).toEqual([]);
     });
 
     it('leaves other customers untouched', async () => {
@@ -232,7 +287,10 @@ describe('customer data rights', () => {
       expect((await erase(owner, gone.id, { reason: 'asked', password: owner.password, code: nextTotp(owner.mfaSecret!) })).statusCode).toBe(200);
       const kept = (await request(owner, 'GET', `/v1/customers/${keep.id}/export`)).json();
       expect(kept.customer).toMatchObject({ name: keep.values.name, email: keep.values.email, taxId: keep.values.taxId });
-      expect(kept.linkOpens).toEqual([expect.objectContaining({ ip: keep.values.ip })]);
+      expect(kept.linkOpens).toEqual([expect.objectContaining({ ip: keep.values.ip }), expect.objectContaining({ ip: keep.values.ip })]);
+      // Only the erased customer's audit key went: the other one's IPs are still readable in the trail.
+      expect((await customerEvents(owner, keep.id)).every((event) => event.ip === keep.values.ip)).toBe(true);
+      expect((await customerEvents(owner, gone.id)).every((event) => event.ip === null && event.personalDataErased)).toBe(true);
       expect(kept.emailsSent.every((email: { toAddress: string }) => email.toAddress === keep.values.email)).toBe(true);
     });
 

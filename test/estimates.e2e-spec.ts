@@ -252,15 +252,18 @@ describe('estimates', () => {
       expect(accepted).toMatchObject({ status: 'accepted', acceptedAt: expect.any(String) });
       const { rows } = await t.db.query('SELECT accepted_ip, accepted_user_agent FROM estimates WHERE id = $1', [sent.id]);
       expect(rows[0]).toEqual({ accepted_ip: '203.0.113.50', accepted_user_agent: 'CustomerBrowser/1.0' });
+      // The customer is the actor; their IP and browser are stored sealed under their key, and shown by the audit API.
       const audit = await t.db.query(`SELECT actor_type, actor_id, ip, user_agent FROM audit_events WHERE entity_id = $1 AND action = 'estimate.accepted'`, [sent.id]);
-      expect(audit.rows).toEqual([{ actor_type: 'customer', actor_id: null, ip: '203.0.113.50', user_agent: 'CustomerBrowser/1.0' }]);
+      expect(audit.rows).toEqual([{ actor_type: 'customer', actor_id: customerId, ip: expect.stringMatching(/^pii1\./), user_agent: expect.stringMatching(/^pii1\./) }]);
+      const listed = await t.inject({ method: 'GET', url: `/v1/audit-events?entityId=${sent.id}&action=estimate.accepted`, headers: admin.auth });
+      expect(listed.json().data).toEqual([expect.objectContaining({ actor: { type: 'customer', id: customerId }, ip: '203.0.113.50', userAgent: 'CustomerBrowser/1.0', personalDataErased: false })]);
       await expect(estimates.declineFromLink(admin.businessId, sent.id, { ip: '203.0.113.50', userAgent: null })).rejects.toMatchObject({ status: 409, code: 'estimate_accepted' });
 
       const other = await sentEstimate();
       const declined = await estimates.declineFromLink(admin.businessId, other.id, { ip: '203.0.113.51', userAgent: 'CustomerBrowser/1.0' });
       expect(declined.status).toBe('declined');
-      const declineAudit = await t.db.query(`SELECT actor_type, ip FROM audit_events WHERE entity_id = $1 AND action = 'estimate.declined'`, [other.id]);
-      expect(declineAudit.rows).toEqual([{ actor_type: 'customer', ip: '203.0.113.51' }]);
+      const declineAudit = await t.inject({ method: 'GET', url: `/v1/audit-events?entityId=${other.id}&action=estimate.declined`, headers: admin.auth });
+      expect(declineAudit.json().data).toEqual([expect.objectContaining({ actor: { type: 'customer', id: customerId }, ip: '203.0.113.51' })]);
 
       const stranger = await readyAdmin(t, { businessName: 'Link Forger' });
       await expect(estimates.view(stranger.businessId, other.id)).rejects.toMatchObject({ status: 404, code: 'estimate_not_found' });

@@ -191,17 +191,23 @@ describe('signed links and public pages', () => {
       expect(opens.statusCode).toBe(200);
       expect(opens.json()).toMatchObject({ total: 2, data: [{ ip: '192.0.2.11', userAgent: 'SecondLaptop/2' }, { ip: '192.0.2.10', userAgent: 'FirstPhone/1' }] });
 
+      // The audit trail names the customer and shows where from (oldest last: newest first)...
+      const customerId = (await get(t, admin, `/v1/invoices/${fresh}`)).json().customerId;
       const events = await waitFor(async () => {
-        const { rows } = await t.db.query(
-          `SELECT actor_type, ip, user_agent FROM audit_events WHERE entity_id = $1 AND action = 'invoice.link_opened' ORDER BY occurred_at`,
-          [fresh],
-        );
-        return rows.length === 2 ? rows : undefined;
+        const page = (await get(t, admin, `/v1/audit-events?entityId=${fresh}&action=invoice.link_opened`)).json();
+        return page.data.length === 2 ? page.data : undefined;
       }, { what: 'link_opened audit events folded into the chain' });
       expect(events).toEqual([
-        { actor_type: 'customer', ip: '192.0.2.10', user_agent: 'FirstPhone/1' },
-        { actor_type: 'customer', ip: '192.0.2.11', user_agent: 'SecondLaptop/2' },
+        expect.objectContaining({ actor: { type: 'customer', id: customerId }, ip: '192.0.2.11', userAgent: 'SecondLaptop/2', personalDataErased: false }),
+        expect.objectContaining({ actor: { type: 'customer', id: customerId }, ip: '192.0.2.10', userAgent: 'FirstPhone/1', personalDataErased: false }),
       ]);
+      // ...but the chain itself holds them only sealed under the customer's key (an erasure destroys it).
+      const { rows } = await t.db.query(`SELECT ip, user_agent FROM audit_events WHERE entity_id = $1 AND action = 'invoice.link_opened'`, [fresh]);
+      for (const row of rows) {
+        expect(row.ip).toMatch(/^pii1\./);
+        expect(row.user_agent).toMatch(/^pii1\./);
+        expect(`${row.ip} ${row.user_agent}`).not.toMatch(/192\.0\.2|Phone|Laptop/);
+      }
     });
 
     it('shows a receipt instead of payment for a paid invoice, and "void" for a void one', async () => {
@@ -376,8 +382,8 @@ describe('signed links and public pages', () => {
       expect(new URL(url).searchParams.get('d')).toBe(String(dayNumber()));
       const reopened = await open(new URL(url).pathname + new URL(url).search);
       expect(reopened.statusCode).toBe(200);
-      const { rows: audit } = await t.db.query(`SELECT actor_type, ip FROM audit_events WHERE entity_id = $1 AND action = 'invoice.fresh_link_requested'`, [id]);
-      expect(audit).toEqual([{ actor_type: 'customer', ip: expect.any(String) }]);
+      const audit = (await get(t, admin, `/v1/audit-events?entityId=${id}&action=invoice.fresh_link_requested`)).json().data;
+      expect(audit).toEqual([expect.objectContaining({ actor: { type: 'customer', id: expect.any(String) }, ip: expect.stringMatching(/^[0-9a-f.:]+$/) })]);
     });
 
     it('honours a shorter lifetime chosen by the business (admin), for links already out too', async () => {
@@ -519,8 +525,10 @@ describe('signed links and public pages', () => {
       expect((await get(t, admin, `/v1/estimates/${id}`)).json()).toMatchObject({ status: 'accepted', acceptedAt: expect.any(String) });
       const { rows } = await t.db.query('SELECT accepted_ip, accepted_user_agent, accepted_at FROM estimates WHERE id = $1', [id]);
       expect(rows[0]).toMatchObject({ accepted_ip: '198.51.100.7', accepted_user_agent: 'CustomerPhone/3', accepted_at: expect.any(Date) });
-      const { rows: audit } = await t.db.query(`SELECT actor_type, ip, user_agent FROM audit_events WHERE entity_id = $1 AND action = 'estimate.accepted'`, [id]);
-      expect(audit).toEqual([{ actor_type: 'customer', ip: '198.51.100.7', user_agent: 'CustomerPhone/3' }]);
+      const audit = (await get(t, admin, `/v1/audit-events?entityId=${id}&action=estimate.accepted`)).json().data;
+      expect(audit).toEqual([expect.objectContaining({ actor: { type: 'customer', id: expect.any(String) }, ip: '198.51.100.7', userAgent: 'CustomerPhone/3' })]);
+      const { rows: stored } = await t.db.query(`SELECT ip FROM audit_events WHERE entity_id = $1 AND action = 'estimate.accepted'`, [id]);
+      expect(stored).toEqual([{ ip: expect.stringMatching(/^pii1\./) }]);
 
       const after = await open(path);
       expect(after.body).toContain('This estimate was accepted on');

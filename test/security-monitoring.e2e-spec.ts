@@ -25,6 +25,7 @@ describe('security monitoring', () => {
         LINK_SIGNING_KEYS: OLD_LINK_KEY,
         STRIPE_SECRET_KEY: `sk_test_${randomBytes(24).toString('hex')}`,
         STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString('hex')}`,
+        OPERATOR_ALERT_EMAILS: 'ops@ledgerline.test, oncall@ledgerline.test',
       },
     });
     app.db.on('error', () => undefined);
@@ -200,12 +201,20 @@ describe('security monitoring', () => {
       for (let i = 0; i < 9; i += 1) signals.webhookVerificationFailed('paypal');
       await signals.settled();
       expect((await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM security_events')).rows[0].n).toBe(before);
-      // Then a burst: one event, one alert (the platform's: an error log line, as no business is concerned).
+      // Then a burst: one event, one alert (the platform's: an error log line, as no business is
+      // concerned, and one email to each operator address of OPERATOR_ALERT_EMAILS).
       for (let i = 0; i < 40; i += 1) signals.webhookVerificationFailed('paypal');
       await signals.settled();
       const events = await eventsOf(null, 'webhook_verification_failures');
       expect(events.filter((event) => event.detail.provider === 'paypal')).toHaveLength(1);
       expect(app.logs.filter((line) => line.msg === 'security alert (platform)' && line.kind === 'webhook_verification_failures')).toHaveLength(1);
+      expect(app.logs.find((line) => line.msg === 'security alert (platform)' && line.kind === 'webhook_verification_failures')).toMatchObject({ recipients: 2 });
+      expect(await alertsTo('ops@ledgerline.test', 'webhooks failing signature verification')).toBe(1);
+      expect(await alertsTo('oncall@ledgerline.test', 'webhooks failing signature verification')).toBe(1);
+      // More failures in the same burst: no second email.
+      for (let i = 0; i < 20; i += 1) signals.webhookVerificationFailed('paypal');
+      await signals.settled();
+      expect(await alertsTo('ops@ledgerline.test', 'webhooks failing signature verification')).toBe(1);
       expect((await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM security_events')).rows[0].n).toBe(before + 1);
     });
 
@@ -320,7 +329,8 @@ describe('security monitoring', () => {
       expect(text).toMatch(/route="unmatched",status="4xx"/);
       expect(text).toMatch(/^ledgerline_queue_jobs\{queue="email",state="failed"\} \d+$/m);
       expect(text).toMatch(/^ledgerline_queue_jobs\{queue="webhooks",state="waiting"\} \d+$/m);
-      expect(text).toMatch(/^ledgerline_webhook_verification_failures_total\{provider="paypal"\} 49$/m);
+      // 9 + 40 + 20 counted by the burst test above.
+      expect(text).toMatch(/^ledgerline_webhook_verification_failures_total\{provider="paypal"\} 69$/m);
       expect(text).toMatch(/^ledgerline_webhook_verification_failures_total\{provider="stripe"\} \d+$/m);
       expect(text).toMatch(/^ledgerline_emails\{status="captured"\} \d+$/m);
       expect(text).toMatch(/^ledgerline_payments_applied \d+$/m);

@@ -9,6 +9,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { SecurityEvents } from '../security/security-events.service.js';
 import { canonicalJson, chainHash, GENESIS_HASH, type ChainedEvent, type ChainVerification } from './audit-chain.js';
 import { AuditService } from './audit.service.js';
+import { CustomerPiiKeys, type RevealedPersonalData } from './customer-pii-keys.js';
 
 /**
  * The audit trail as an auditor sees it: a filtered, paginated list, a verification that also
@@ -18,6 +19,9 @@ import { AuditService } from './audit.service.js';
  * event, oldest first, each the canonical JSON (keys sorted) of
  *   { id, businessId, seq, occurredAt, actorType, actorId, action, entityType, entityId, ip,
  *     userAgent, detail, prevHash, hash }     (hashes in lower-case hex)
+ * exactly as stored, so every hash can be recomputed: the IP and browser of a customer's own
+ * actions are in their sealed form (`pii1.…`, see personal-data-seal.ts), readable in the audit
+ * list while the customer's key exists and by no one after the customer's erasure.
  * followed by ONE last line, the detached signature:
  *   { "type": "signature", "format", "algorithm": "Ed25519", "keyId", "publicKey", "statement", "signature" }
  * `statement` is a small text (below) that names the business, the anchor the chain starts from
@@ -251,8 +255,11 @@ export interface AuditEventView {
   actor: { type: string; id: string | null };
   action: string;
   entity: { type: string; id: string } | null;
+  /** A customer's IP and browser are shown opened from their sealed form while the customer's key exists. */
   ip: string | null;
   userAgent: string | null;
+  /** True when the event held a customer's IP or browser and that customer's data has been erased. */
+  personalDataErased: boolean;
   detail: Record<string, unknown>;
   hash: string;
 }
@@ -285,6 +292,7 @@ export class AuditTrailService {
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly audit: AuditService,
     private readonly security: SecurityEvents,
+    private readonly piiKeys: CustomerPiiKeys,
   ) {
     this.key = deriveExportKey(config.jwtSecret);
   }
@@ -332,7 +340,8 @@ export class AuditTrailService {
     );
     const more = rows.length > limit;
     const kept = more ? rows.slice(0, limit) : rows;
-    return { data: kept.map(eventView), nextCursor: more ? encodeCursor(LIST_SORT, [kept[kept.length - 1].seq]) : null };
+    const personal = await this.piiKeys.reveal(principal.businessId.toLowerCase(), kept);
+    return { data: kept.map((row, index) => eventView(row, personal[index])), nextCursor: more ? encodeCursor(LIST_SORT, [kept[kept.length - 1].seq]) : null };
   }
 
   /** Recomputes the chain (from genesis, or from the anchor a retention purge left). */
@@ -387,7 +396,7 @@ export class AuditTrailService {
   }
 }
 
-function eventView(row: StoredEventRow): AuditEventView {
+function eventView(row: StoredEventRow, personal: RevealedPersonalData): AuditEventView {
   return {
     id: String(row.id),
     seq: String(row.seq),
@@ -395,8 +404,9 @@ function eventView(row: StoredEventRow): AuditEventView {
     actor: { type: row.actor_type, id: row.actor_id },
     action: row.action,
     entity: row.entity_type && row.entity_id ? { type: row.entity_type, id: row.entity_id } : null,
-    ip: row.ip,
-    userAgent: row.user_agent,
+    ip: personal.ip,
+    userAgent: personal.userAgent,
+    personalDataErased: personal.personalDataErased,
     detail: row.detail,
     hash: row.hash.toString('hex'),
   };

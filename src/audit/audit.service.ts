@@ -6,6 +6,8 @@ import { queryRows } from '../database/sql.js';
 import { inTransaction } from '../database/transaction.js';
 import { ChainVerifier, chainHash, GENESIS_HASH, type ChainVerification } from './audit-chain.js';
 import type { AuditActorType } from './audit-event.entity.js';
+import { CustomerPiiKeys } from './customer-pii-keys.js';
+import { isSealed } from './personal-data-seal.js';
 
 export interface AuditInput {
   businessId: string | null;
@@ -28,7 +30,7 @@ export function inboxColumns(): string {
 export function inboxValues(input: AuditInput, params: unknown[]): string {
   const values = [
     input.businessId?.toLowerCase() ?? null, input.actor.type, input.actor.id ?? null, input.action, input.entity?.type ?? null, input.entity?.id ?? null,
-    input.ip ?? null, input.userAgent ? input.userAgent.slice(0, MAX_USER_AGENT) : null, JSON.stringify(redact(input.detail ?? {})),
+    storedIp(input), storedUserAgent(input), JSON.stringify(redact(input.detail ?? {})),
   ];
   // Casts, so the placeholders also type-check in INSERT … SELECT (where PostgreSQL cannot infer them).
   const types = ['uuid', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb'];
@@ -36,6 +38,22 @@ export function inboxValues(input: AuditInput, params: unknown[]): string {
 }
 
 const MAX_USER_AGENT = 512;
+
+/**
+ * IP and browser as stored. A customer's are kept only sealed (CustomerPiiKeys.seal): a plain
+ * value of a customer event is dropped, whichever path it came by. A sealed browser is not cut
+ * (that would destroy it; it was cut before sealing).
+ */
+function storedIp(input: AuditInput): string | null {
+  if (!input.ip) return null;
+  return input.actor.type === 'customer' && !isSealed(input.ip) ? null : input.ip;
+}
+function storedUserAgent(input: AuditInput): string | null {
+  const userAgent = input.userAgent;
+  if (!userAgent) return null;
+  if (isSealed(userAgent)) return userAgent;
+  return input.actor.type === 'customer' ? null : userAgent.slice(0, MAX_USER_AGENT);
+}
 
 /** Keeps the chain lookup on the (business_id, seq) index; `$1` is always bound. */
 function chainFilter(businessId: string | null): string {
@@ -50,10 +68,17 @@ const VERIFY_BATCH = 1000;
  */
 @Injectable()
 export class AuditService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly piiKeys: CustomerPiiKeys,
+  ) {}
 
+  /**
+   * A customer's IP and browser are sealed under that customer's key before they reach the
+   * inbox or the chain (so an erasure can make them unreadable); see customer-pii-keys.ts.
+   */
   async record(input: AuditInput, manager?: EntityManager): Promise<void> {
-    await inTransaction(this.dataSource, (tx) => this.append(tx, input.businessId?.toLowerCase() ?? null, [input]), manager);
+    await inTransaction(this.dataSource, async (tx) => this.append(tx, input.businessId?.toLowerCase() ?? null, [await this.piiKeys.seal(input, tx)]), manager);
   }
 
   /**
@@ -64,7 +89,8 @@ export class AuditService {
    */
   async recordSoon(input: AuditInput, runner: Pick<EntityManager, 'query'> = this.dataSource): Promise<void> {
     const params: unknown[] = [];
-    await runner.query(`INSERT INTO audit_inbox ${inboxColumns()} VALUES (${inboxValues(input, params)})`, params);
+    const stored = await this.piiKeys.seal(input, runner);
+    await runner.query(`INSERT INTO audit_inbox ${inboxColumns()} VALUES (${inboxValues(stored, params)})`, params);
   }
 
   /** Moves inbox events into their chains, oldest first, in batches. Returns how many moved. */
@@ -121,8 +147,8 @@ export class AuditService {
         action: input.action,
         entityType: input.entity?.type ?? null,
         entityId: input.entity?.id ?? null,
-        ip: input.ip ?? null,
-        userAgent: input.userAgent ? input.userAgent.slice(0, MAX_USER_AGENT) : null,
+        ip: storedIp(input),
+        userAgent: storedUserAgent(input),
         // The audit trail must never become a place where a secret is kept.
         detail: redact(input.detail ?? {}),
       };

@@ -19,6 +19,7 @@ import type { Principal, RequestMeta } from './principal.js';
 import type { Role } from './roles.js';
 import { SessionsService, type ClientKind, type IssuedSession } from './sessions.service.js';
 import { hashToken, randomToken } from './tokens.js';
+import { logAddress } from '../common/logging/redact.js';
 
 export const LOCKOUT_THRESHOLD = 10;
 export const LOCKOUT_WINDOW_MINUTES = 15;
@@ -262,7 +263,7 @@ export class AuthService {
       return ids;
     });
     await this.outbox.dispatch(emailIds);
-    this.logger.info({ reason, knownAccount: Boolean(user), ip: meta.ip, emailDomain: email.split('@')[1] }, 'login failed');
+    this.logger.info({ reason, knownAccount: Boolean(user), ip: logAddress(meta.ip), emailDomain: email.split('@')[1] }, 'login failed');
   }
 
   private async securityEmail(tx: EntityManager, userId: string, event: string, detail: string): Promise<string> {

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { shredCustomerPii } from '../audit/customer-pii-keys.js';
 import { queryRows } from '../database/sql.js';
 import { ERASED_EMAIL, ERASED_NAME, ERASED_TEXT, scrubText } from './erasure.js';
 import { columnsOf, tableExists } from './schema-probe.js';
@@ -61,6 +62,8 @@ export interface ErasureSummary {
   estimates: number;
   estimatesScrubbed: number;
   linkOpensScrubbed: number | null;
+  /** 1 when the customer's audit key (sealing their IPs and browsers in the audit trail) was destroyed. */
+  auditKeysDestroyed: number;
   emailsScrubbed: number;
   emailDeliveryRowsScrubbed: number;
   idempotencyRecordsRemoved: number;
@@ -104,14 +107,11 @@ export async function eraseCustomerData(tx: EntityManager, businessId: string, c
     touched.add('document_opens');
   }
 
-  // Customer reads of their documents not yet folded into the chain lose the IP and browser now.
-  // (Once folded, an event's IP is covered by its hash and stays for the audit trail's retention.)
-  const inbox: unknown[] = await queryRows(tx,
-    `UPDATE audit_inbox SET ip = NULL, user_agent = NULL
-      WHERE business_id = $1 AND actor_type = 'customer' AND entity_id = ANY($2::text[]) AND (ip IS NOT NULL OR user_agent IS NOT NULL) RETURNING id`,
-    [businessId, [...documents.invoiceIds, ...documents.estimateIds]],
-  );
-  if (inbox.length > 0) touched.add('audit_inbox');
+  // The customer's audit key: every IP and browser sealed under it, in the chain and in the
+  // inbox, becomes unreadable for good (the sealed text stays and the chain still verifies).
+  // A customer's IP or browser is never stored unsealed (AuditService drops plain ones).
+  const auditKeys = await shredCustomerPii(tx, businessId, customerId);
+  if (auditKeys > 0) touched.add('customer_pii_keys');
 
   const emailIds = await customerEmailIds(tx, businessId, customerId, email, documents);
   const addresses = new Set<string>(email ? [email.toLowerCase()] : []);
@@ -164,6 +164,7 @@ export async function eraseCustomerData(tx: EntityManager, businessId: string, c
     estimates: documents.estimateIds.length,
     estimatesScrubbed: estimates.length,
     linkOpensScrubbed: linkOpens,
+    auditKeysDestroyed: auditKeys,
     emailsScrubbed: emailIds.length,
     emailDeliveryRowsScrubbed: deliveryRows,
     idempotencyRecordsRemoved: idempotency.length,

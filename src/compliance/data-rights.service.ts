@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
+import { CustomerPiiKeys } from '../audit/customer-pii-keys.js';
 import type { Principal, RequestMeta } from '../auth/principal.js';
 import { DecryptionError, FieldEncryption } from '../common/crypto/field-encryption.js';
 import { customerTaxIdContext } from '../common/crypto/key-rotation.js';
@@ -53,6 +54,7 @@ export class DataRightsService {
     private readonly audit: AuditService,
     private readonly security: SecurityEvents,
     private readonly reauth: ReauthService,
+    private readonly piiKeys: CustomerPiiKeys,
   ) {
     this.encryption = new FieldEncryption(config.encryptionKeys);
   }
@@ -61,6 +63,8 @@ export class DataRightsService {
     const businessId = principal.businessId;
     const [customer]: CustomerRow[] = await this.dataSource.query('SELECT * FROM customers WHERE business_id = $1 AND id = $2', [businessId, customerId]);
     if (!customer) throw notFound();
+    // Customer reads still in the audit inbox belong in "everything held".
+    await this.audit.foldInbox();
     const document = await this.customerDocument(this.dataSource.manager, businessId, customer);
     const raised = await this.dataSource.transaction(async (tx) => {
       await this.audit.record({ businessId, actor: { type: 'user', id: principal.userId }, action: 'customer.exported', entity: { type: 'customer', id: customerId }, ...meta }, tx);
@@ -102,12 +106,16 @@ export class DataRightsService {
     const credits: Array<Record<string, unknown>> | null = (await tableExists(runner, 'customer_credits'))
       ? await runner.query('SELECT * FROM customer_credits WHERE business_id = $1 AND customer_id = $2 ORDER BY created_at, id', [businessId, customerId])
       : null;
-    const auditEvents: Array<Record<string, unknown>> = await runner.query(
-      `SELECT id::text AS id, seq::text AS seq, occurred_at, actor_type, actor_id, action, entity_type, entity_id, detail FROM audit_events
+    const auditRows: Array<Record<string, unknown> & { actor_type: string; actor_id: string | null; ip: string | null; user_agent: string | null }> = await runner.query(
+      `SELECT id::text AS id, seq::text AS seq, occurred_at, actor_type, actor_id, action, entity_type, entity_id, detail, ip, user_agent FROM audit_events
         WHERE business_id = $1 AND ((entity_type = 'customer' AND entity_id = $2) OR entity_id = ANY($3::text[]))
         ORDER BY audit_events.seq`,
       [businessId, customerId, [...invoiceIds, ...estimateIds]],
     );
+    // The customer's own actions carry their IP and browser (opened from the sealed form); a member's do not belong in it.
+    const personal = await this.piiKeys.reveal(businessId, auditRows);
+    const auditEvents = auditRows.map(({ ip: _ip, user_agent: _userAgent, ...row }, index) =>
+      row.actor_type === 'customer' ? { ...row, ip: personal[index].ip, user_agent: personal[index].userAgent } : row);
 
     const linesOf = (rows: Array<Record<string, unknown>>, key: string, id: unknown) => rows.filter((line) => line[key] === id).map((line) => exportRow(line));
     return {

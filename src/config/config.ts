@@ -54,6 +54,8 @@ export interface AppConfig {
   paypal?: PaypalConfig;
   postmark: PostmarkConfig;
   emailFrom: string;
+  /** Who is emailed about platform-wide security events (which concern no single business, e.g. forged webhooks). */
+  operatorAlertEmails: string[];
   /** Where development secrets and the embedded database live. */
   dataDir: string;
 }
@@ -215,6 +217,14 @@ export function loadConfig(env: Env = process.env, options: { dataDir?: string }
   if (!emailFrom) problems.push('EMAIL_FROM is required in production');
   else if (/[\r\n]/.test(emailFrom) || !/@/.test(emailFrom)) problems.push('EMAIL_FROM must be one email address');
 
+  const operatorAlertEmails = (value('OPERATOR_ALERT_EMAILS') ?? '').split(',').map((address) => address.trim()).filter(Boolean);
+  for (const address of operatorAlertEmails) {
+    if (!/^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/.test(address) || address.length > 254) {
+      problems.push('OPERATOR_ALERT_EMAILS must be email addresses separated by commas');
+      break;
+    }
+  }
+
   generated?.save();
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -236,6 +246,7 @@ export function loadConfig(env: Env = process.env, options: { dataDir?: string }
     paypal,
     postmark,
     emailFrom,
+    operatorAlertEmails,
     dataDir,
   };
 }

@@ -6,6 +6,7 @@ import { CreateLinks1764100000000 } from '../../migrations/1764100000000-CreateL
 import { CreatePayments1764200000000 } from '../../migrations/1764200000000-CreatePayments.js';
 import { CreateEmailDelivery1764300000000 } from '../../migrations/1764300000000-CreateEmailDelivery.js';
 import { CreateCompliance1764400000000 } from '../../migrations/1764400000000-CreateCompliance.js';
+import { CreateCustomerPiiKeys1764500000000 } from '../../migrations/1764500000000-CreateCustomerPiiKeys.js';
 
 /** Every migration, in order. Listed explicitly so the app, the CLI and the tests load the same set. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   CreatePayments1764200000000,
   CreateEmailDelivery1764300000000,
   CreateCompliance1764400000000,
+  CreateCustomerPiiKeys1764500000000,
 ];

@@ -260,6 +260,8 @@ export class EstimatesService {
 
   private answer(businessId: string, id: string, action: 'accept' | 'decline', actor: Actor, meta: RequestMeta): Promise<EstimateView> {
     return this.change(businessId, id, action, async (tx, row) => {
+      // The customer answering through their link is named, so their IP and browser are sealed under their key.
+      if (actor.type === 'customer') actor = { type: 'customer', id: row.customer_id };
       const status = statusAfter(action, row.status);
       if (action === 'accept') await this.rows.update(tx, businessId, id, { status, accepted_ip: meta.ip, accepted_user_agent: meta.userAgent }, ['accepted_at = now()', ...TOUCH]);
       else await this.rows.update(tx, businessId, id, { status }, ['declined_at = now()', ...TOUCH]);

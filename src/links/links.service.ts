@@ -27,7 +27,8 @@ export interface LinkTarget {
   documentId: string;
   businessId: string;
   business: { name: string; address: string | null; paymentInstructions: string | null };
-  customer: { id: string; name: string; email: string | null };
+  /** `erased`: the customer's data was erased; what they do now is recorded without their IP or browser. */
+  customer: { id: string; name: string; email: string | null; erased: boolean };
   status: string;
   ttlDays: number;
   linkEpoch: number;
@@ -54,6 +55,12 @@ interface TargetRow {
   closed: boolean;
   customer_name: string;
   customer_email: string | null;
+  customer_erased: boolean;
+}
+
+/** What may be stored of the visitor behind a link: nothing identifying once the customer has been erased. */
+export function visitorMeta(target: LinkTarget, meta: RequestMeta): RequestMeta {
+  return target.customer.erased ? { ...meta, ip: null, userAgent: null } : meta;
 }
 
 const MAX_OPENS_LISTED = 500;
@@ -190,7 +197,8 @@ export class LinksService {
     const type = TYPE_OF[kind];
     const [row]: TargetRow[] = await this.dataSource.query(
       `SELECT d.business_id, d.status, d.customer_id, b.name AS business_name, b.address AS business_address, b.payment_instructions,
-              b.link_epoch, b.link_ttl_days, b.closed_at IS NOT NULL AS closed, c.name AS customer_name, c.email AS customer_email
+              b.link_epoch, b.link_ttl_days, b.closed_at IS NOT NULL AS closed, c.name AS customer_name, c.email AS customer_email,
+              EXISTS (SELECT 1 FROM customer_erasures e WHERE e.business_id = d.business_id AND e.customer_id = d.customer_id) AS customer_erased
          FROM ${TABLE[type]} d
          JOIN businesses b ON b.id = d.business_id
          JOIN customers c ON c.business_id = d.business_id AND c.id = d.customer_id
@@ -205,7 +213,7 @@ export class LinksService {
       documentId: claims.documentId,
       businessId: row.business_id,
       business: { name: row.business_name, address: row.business_address, paymentInstructions: row.payment_instructions },
-      customer: { id: row.customer_id, name: row.customer_name, email: row.customer_email },
+      customer: { id: row.customer_id, name: row.customer_name, email: row.customer_email, erased: row.customer_erased },
       status: row.status,
       ttlDays: row.link_ttl_days,
       linkEpoch: row.link_epoch,
@@ -218,12 +226,13 @@ export class LinksService {
 
   /** Every open is a `document_opens` row and an audit event (through the inbox); the first marks nothing here (the document service does). */
   async recordOpen(target: LinkTarget, meta: RequestMeta): Promise<void> {
+    meta = visitorMeta(target, meta);
     await Promise.all([
       this.dataSource.query('INSERT INTO document_opens (business_id, document_type, document_id, ip, user_agent) VALUES ($1, $2, $3, $4, $5)', [
         target.businessId, target.type, target.documentId, meta.ip?.slice(0, 64) ?? null, meta.userAgent?.slice(0, 512) ?? null,
       ]),
       this.audit.recordSoon({
-        businessId: target.businessId, actor: { type: 'customer' }, action: `${target.type}.link_opened`, entity: { type: target.type, id: target.documentId },
+        businessId: target.businessId, actor: { type: 'customer', id: target.customer.id }, action: `${target.type}.link_opened`, entity: { type: target.type, id: target.documentId },
         detail: { linkDay: target.claims.day }, ...meta,
       }),
     ]);
@@ -231,7 +240,7 @@ export class LinksService {
 
   /** A PDF download through the link: an audit event, not an open. */
   async recordPdfDownload(target: LinkTarget, meta: RequestMeta): Promise<void> {
-    await this.audit.recordSoon({ businessId: target.businessId, actor: { type: 'customer' }, action: `${target.type}.link_pdf_downloaded`, entity: { type: target.type, id: target.documentId }, ...meta });
+    await this.audit.recordSoon({ businessId: target.businessId, actor: { type: 'customer', id: target.customer.id }, action: `${target.type}.link_pdf_downloaded`, entity: { type: target.type, id: target.documentId }, ...meta });
   }
 
   /**
@@ -263,7 +272,7 @@ export class LinksService {
         });
       }
       await this.audit.record(
-        { businessId: target.businessId, actor: { type: 'customer' }, action: `${target.type}.fresh_link_requested`, entity: { type: target.type, id: target.documentId }, detail: { emailed: id !== null, ...(id ? { emailId: id } : {}) }, ...meta },
+        { businessId: target.businessId, actor: { type: 'customer', id: target.customer.id }, action: `${target.type}.fresh_link_requested`, entity: { type: target.type, id: target.documentId }, detail: { emailed: id !== null, ...(id ? { emailId: id } : {}) }, ...meta },
         tx,
       );
       return id;

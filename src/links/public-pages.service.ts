@@ -9,7 +9,7 @@ import { CreditNotesService } from '../invoices/credit-notes.service.js';
 import { InvoicesService } from '../invoices/invoices.service.js';
 import { linkPath, type LinkKind } from './link-signing.js';
 import { paymentPath } from './page-render.js';
-import { LinksService, type LinkCheck, type LinkTarget } from './links.service.js';
+import { LinksService, visitorMeta, type LinkCheck, type LinkTarget } from './links.service.js';
 import {
   renderEstimatePage,
   renderExpiredLinkPage,
@@ -108,8 +108,8 @@ export class PublicPagesService {
         case 'accept':
         case 'decline': {
           const estimate = action === 'accept'
-            ? await this.estimates.acceptFromLink(target.businessId, target.documentId, meta)
-            : await this.estimates.declineFromLink(target.businessId, target.documentId, meta);
+            ? await this.estimates.acceptFromLink(target.businessId, target.documentId, visitorMeta(target, meta))
+            : await this.estimates.declineFromLink(target.businessId, target.documentId, visitorMeta(target, meta));
           // Post/redirect/get: reloading the page does not post again.
           if (format === 'html') return { type: 'redirect', location: this.selfPath(target) };
           return { type: 'json', status: 200, body: publicEstimate(estimate, this.parties(target)) };

@@ -179,7 +179,7 @@ export class CheckoutService {
     );
     await this.audit.recordSoon({
       businessId: target.businessId,
-      actor: { type: 'customer' },
+      actor: { type: 'customer', id: target.customer.id },
       action: 'invoice.checkout_started',
       entity: { type: 'invoice', id: due.id },
       detail: { provider, providerSessionId, amount: Number(due.amount), currency: due.currency },

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../common/errors/app-error.js';
 import { LOGGER } from '../common/logging/logging.module.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { redact } from '../common/logging/redact.js';
 import { DEFAULT_LIMIT, decodeCursor, toPage, UUID_SHAPE, type Page } from '../common/pagination/cursor.js';
 import { queryRows } from '../database/sql.js';
@@ -66,6 +67,7 @@ export class SecurityEvents {
     private readonly outbox: EmailOutbox,
     private readonly metrics: SecurityMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async raise(tx: EntityManager, input: RaiseInput): Promise<Raised> {
@@ -95,14 +97,15 @@ export class SecurityEvents {
        ON CONFLICT (burst_key) DO UPDATE SET event_id = excluded.event_id, open_until = excluded.open_until`,
       [key, event.id, info.quietMs],
     );
-    const emailIds = businessId ? await this.queueAlertEmails(tx, businessId, input.kind, input.summary) : [];
+    const emailIds = businessId ? await this.queueAlertEmails(tx, businessId, input.kind, input.summary) : await this.queueOperatorEmails(tx, input.kind, input.summary);
     await queryRows(tx, 'UPDATE security_events SET alerted_at = now(), alert_recipients = $2 WHERE id = $1', [event.id, emailIds.length]);
     return { eventId: event.id, created: true, businessId, kind: input.kind, severity: info.severity, emailIds };
   }
 
   /**
    * After commit: sends the alert emails and writes the alert log line (for a platform event,
-   * at error level, so it reaches Sentry and log-based alerting: no business admin is concerned).
+   * at error level, so it reaches Sentry and log-based alerting: no business admin is concerned;
+   * its emails go to OPERATOR_ALERT_EMAILS when set).
    */
   async alert(raised: Raised | Raised[] | undefined): Promise<void> {
     for (const item of Array.isArray(raised) ? raised : raised ? [raised] : []) {
@@ -164,6 +167,20 @@ export class SecurityEvents {
       lastSeenAt: (row.last_seen_at as Date).toISOString(),
       alertedAt: row.alerted_at ? (row.alerted_at as Date).toISOString() : null,
     }));
+  }
+
+  /** A platform event: one alert email per operator address (OPERATOR_ALERT_EMAILS), from the durable outbox. */
+  private async queueOperatorEmails(tx: EntityManager, kind: SecurityKind, summary: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (const to of this.config.operatorAlertEmails) {
+      ids.push(await this.outbox.enqueue(tx, {
+        businessId: null,
+        to,
+        template: 'securityEvent',
+        content: templates.securityEvent({ name: 'operator', businessName: 'the Ledgerline platform', title: KIND_INFO[kind].title, summary, when: new Date().toISOString() }),
+      }));
+    }
+    return ids;
   }
 
   /** One alert email per admin of the business, from the durable outbox (sent after commit). */

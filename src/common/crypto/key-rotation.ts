@@ -7,6 +7,11 @@ export function customerTaxIdContext(customerId: string): string {
   return `customers.tax_id:${customerId}`;
 }
 
+/** The encryption context of a customer's audit key (CustomerPiiKeys, src/audit/customer-pii-keys.ts). */
+export function customerPiiKeyContext(keyRowId: string): string {
+  return `customer_pii_keys.wrapped_key:${keyRowId}`;
+}
+
 /**
  * Every field-encrypted column, with the context it is sealed under. The `users` contexts are
  * exactly those of MfaService (`src/auth/mfa.service.ts`); a new encrypted column is added here.
@@ -16,6 +21,7 @@ export const ENCRYPTED_FIELDS: ReadonlyArray<{ table: string; column: string; co
   { table: 'customers', column: 'tax_id_encrypted', context: customerTaxIdContext },
   { table: 'users', column: 'mfa_secret', context: (userId) => `users.mfa_secret:${userId}` },
   { table: 'users', column: 'mfa_pending_secret', context: (userId) => `users.mfa_pending_secret:${userId}` },
+  { table: 'customer_pii_keys', column: 'wrapped_key', context: customerPiiKeyContext },
 ];
 
 export interface FieldRotationCount {

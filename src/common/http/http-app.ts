@@ -8,6 +8,7 @@ import { AppModule, type AppModuleOptions } from '../../app.module.js';
 import { ProblemFilter } from '../errors/problem.filter.js';
 import { createValidationPipe } from '../errors/validation.js';
 import { NestPinoLogger } from '../logging/logging.module.js';
+import { logAddress } from '../logging/redact.js';
 import { computeSecurityHeaders } from './security-headers.js';
 
 /** Largest request body any route accepts; larger bodies get 413 before any handler runs. */
@@ -71,7 +72,7 @@ export async function createHttpApp(options: AppModuleOptions): Promise<NestFast
     const level = request.url.startsWith('/health') ? 'debug' : 'info';
     if (logger.isLevelEnabled(level)) {
       logger[level](
-        { reqId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: request.ip },
+        { reqId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: logAddress(request.ip) },
         'request',
       );
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { REDACTED, isSensitiveKey, redact, redactString } from './redact.js';
+import { REDACTED, isSensitiveKey, logAddress, redact, redactString } from './redact.js';
 
 const token = (bytes = 24): string => randomBytes(bytes).toString('base64url');
 const jwt = (): string =>
@@ -225,5 +225,23 @@ describe('redact: secrets written into free text', () => {
     const id = '12345678-1234-4123-8abc-0123456789ab';
     expect(redactString(`invoice ${id} paid`)).toBe(`invoice ${id} paid`);
     expect(redactString('card 4242 4242 4242 4242')).not.toContain('4242 4242');
+  });
+});
+
+describe('logAddress', () => {
+  it.each([
+    ['198.51.100.77', '198.51.100.0/24'],
+    ['::ffff:192.0.2.10', '192.0.2.0/24'],
+    ['2001:0db8:85a3:0000:0000:8a2e:0370:7334', '2001:db8:85a3::/48'],
+    ['2001:db8::1', '2001:db8:0::/48'],
+    ['::1', '0:0:0::/48'],
+    ['not an address', '[address]'],
+  ])('keeps the network of %s, not the host (%s)', (ip, expected) => {
+    expect(logAddress(ip)).toBe(expected);
+  });
+
+  it('has nothing to say about no address', () => {
+    expect(logAddress(undefined)).toBeNull();
+    expect(logAddress('')).toBeNull();
   });
 });

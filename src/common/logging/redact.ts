@@ -62,3 +62,24 @@ function redactObject(value: object, depth: number, seen: WeakMap<object, unknow
   }
   return out;
 }
+
+/**
+ * A client address as log lines carry it: the network, not the host (IPv4 /24, IPv6 /48), so a
+ * log line does not identify a person (a customer may have their data erased; shipped logs
+ * cannot be edited). Full addresses are kept where they are needed and governed: a member's in
+ * the audit trail, a customer's sealed under their own key (src/audit/personal-data-seal.ts).
+ */
+export function logAddress(ip: string | null | undefined): string | null {
+  if (!ip) return null;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  const address = mapped ? mapped[1] : ip;
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}$/.exec(address);
+  if (v4) return `${v4[1]}.${v4[2]}.${v4[3]}.0/24`;
+  if (address.includes(':')) {
+    const [head] = address.split('::');
+    const groups = head.split(':').filter((group) => group !== '');
+    const kept = [...groups.slice(0, 3), '0', '0', '0'].slice(0, 3).map((group) => group.toLowerCase().replace(/^0+(?=.)/, ''));
+    return `${kept.join(':')}::/48`;
+  }
+  return '[address]';
+}
