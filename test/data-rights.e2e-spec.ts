@@ -205,6 +205,8 @@ describe('customer data rights', () => {
       const before = await customerEvents(admin, seeded.id);
       expect(before.map((event) => event.action).sort()).toEqual(['estimate.accepted', 'estimate.link_opened', 'invoice.link_opened', 'invoice.link_pdf_downloaded']);
       expect(before.every((event) => event.ip === values.ip && event.userAgent === values.userAgent && !event.personalDataErased)).toBe(true);
+      const recurring = await request(admin, 'POST', '/v1/recurring-invoices', { customerId: seeded.id, currency: 'EUR', lines: LINES, schedule: { every: 1, unit: 'month', startDate: '2028-01-31' } });
+      expect(recurring.statusCode).toBe(201);
       const code = nextTotp(admin.mfaSecret!);
       const response = await erase(admin, seeded.id, { reason: `Deletion request by ${values.name} <${values.email}> on the phone ${values.phone}`, password: admin.password, code });
       expect(response.statusCode).toBe(200);
@@ -212,14 +214,19 @@ describe('customer data rights', () => {
         customerId: seeded.id,
         erasedAt: expect.any(String),
         summary: expect.objectContaining({
-          invoices: 1, estimates: 1, estimatesScrubbed: 1, linkOpensScrubbed: 2, auditKeysDestroyed: 1, emailsScrubbed: 2, idempotencyRecordsRemoved: 1,
-          tablesTouched: expect.arrayContaining(['customers', 'customer_pii_keys', 'estimates', 'document_opens', 'emails', 'idempotency_keys']),
+          invoices: 1, estimates: 1, estimatesScrubbed: 1, linkOpensScrubbed: 2, auditKeysDestroyed: 1, emailsScrubbed: 2, idempotencyRecordsRemoved: 1, recurringInvoicesPaused: 1,
+          tablesTouched: expect.arrayContaining(['customers', 'customer_pii_keys', 'estimates', 'document_opens', 'emails', 'idempotency_keys', 'recurring_invoices']),
         }),
       });
 
       // Twice: 409, whatever the credentials (and the used code is not accepted again anyway).
       expectProblem(await erase(admin, seeded.id, { reason: 'again', password: admin.password, code }), 409, 'customer_already_erased');
       expectProblem(await erase(admin, seeded.id, { reason: 'again', password: admin.password, code: nextTotp(admin.mfaSecret!) }), 409, 'customer_already_erased');
+
+      // The erased customer cannot be edited back into existence (409, nothing changed), and their recurring invoice stopped.
+      const edit = await t.inject({ method: 'PATCH', url: `/v1/customers/${seeded.id}`, headers: admin.auth, payload: { name: 'Carla Again', email: 'carla.again@customer.example' } });
+      expectProblem(edit, 409, 'customer_erased');
+      expect((await request(admin, 'GET', `/v1/recurring-invoices/${recurring.json().id}`)).json()).toMatchObject({ status: 'paused' });
 
       // The documents remain, with their numbers and amounts, and show "Erased customer".
       const customer = await request(admin, 'GET', `/v1/customers/${seeded.id}`);

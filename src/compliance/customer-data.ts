@@ -67,6 +67,7 @@ export interface ErasureSummary {
   emailsScrubbed: number;
   emailDeliveryRowsScrubbed: number;
   idempotencyRecordsRemoved: number;
+  recurringInvoicesPaused: number;
   tablesTouched: string[];
 }
 
@@ -154,6 +155,13 @@ export async function eraseCustomerData(tx: EntityManager, businessId: string, c
     if (suppressions.length > 0) touched.add('email_suppressions');
   }
 
+  // Recurring invoices for the customer stop: there is no one to send them to any more.
+  const paused: unknown[] = await queryRows(tx,
+    `UPDATE recurring_invoices SET status = 'paused', version = version + 1, updated_at = now() WHERE business_id = $1 AND customer_id = $2 AND status = 'active' RETURNING id`,
+    [businessId, customerId],
+  );
+  if (paused.length > 0) touched.add('recurring_invoices');
+
   // Stored first answers of creating POSTs (Idempotency-Key) hold the customer as created.
   const idempotency: unknown[] = await queryRows(tx, `DELETE FROM idempotency_keys WHERE business_id = $1 AND response->>'id' = $2 RETURNING key`, [businessId, customerId]);
   if (idempotency.length > 0) touched.add('idempotency_keys');
@@ -168,6 +176,7 @@ export async function eraseCustomerData(tx: EntityManager, businessId: string, c
     emailsScrubbed: emailIds.length,
     emailDeliveryRowsScrubbed: deliveryRows,
     idempotencyRecordsRemoved: idempotency.length,
+    recurringInvoicesPaused: paused.length,
     tablesTouched: [...touched].sort(),
   };
 }

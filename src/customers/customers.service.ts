@@ -139,6 +139,9 @@ export class CustomersService {
     throwIfErrors(freeTextErrors(input));
     const row = await this.dataSource.transaction(async (tx) => {
       const current = await this.lock(tx, principal.businessId, id);
+      // Erasure locks the same row: an edit either comes before it or sees it.
+      const erased: unknown[] = await tx.query('SELECT 1 FROM customer_erasures WHERE business_id = $1 AND customer_id = $2', [principal.businessId, id]);
+      if (erased.length > 0) throw AppError.conflict('customer_erased', 'This customer’s data was erased; it cannot be edited. Create a new customer for new details.');
       const before: StoredFields = { name: current.name, email: current.email, phone: current.phone, billingAddress: current.billing_address, notes: current.notes };
       const after = stored(input, before);
       const changed: Field[] = (['name', 'email', 'phone', 'billingAddress', 'notes'] as const).filter((field) => !sameValue(before[field], after[field]));
