@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DecryptionError, FieldEncryption } from '../common/crypto/field-encryption.js';
 import { customerPiiKeyContext } from '../common/crypto/key-rotation.js';
-import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { queryRows } from '../database/sql.js';
 import type { AuditInput } from './audit.service.js';
 import { isSealed, newPiiKey, openValue, PII_KEY_BYTES, sealValue } from './personal-data-seal.js';
@@ -45,14 +44,10 @@ const MAX_USER_AGENT = 512;
  */
 @Injectable()
 export class CustomerPiiKeys {
-  private readonly encryption: FieldEncryption;
-
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) config: AppConfig,
-  ) {
-    this.encryption = new FieldEncryption(config.encryptionKeys);
-  }
+    private readonly encryption: FieldEncryption,
+  ) {}
 
   /**
    * The event as it may be stored: for a customer actor, IP and browser sealed under the

@@ -1,11 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { queryRows } from '../database/sql.js';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { AppError } from '../common/errors/app-error.js';
 import { FieldEncryption } from '../common/crypto/field-encryption.js';
-import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { EmailOutbox } from '../notifications/email-outbox.service.js';
 import { templates } from '../notifications/templates.js';
 import { verifyPassword } from './passwords.js';
@@ -22,16 +21,12 @@ const ISSUER = 'Ledgerline';
  */
 @Injectable()
 export class MfaService {
-  private readonly encryption: FieldEncryption;
-
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly encryption: FieldEncryption,
     private readonly audit: AuditService,
     private readonly outbox: EmailOutbox,
-  ) {
-    this.encryption = new FieldEncryption(config.encryptionKeys);
-  }
+  ) {}
 
   async setup(principal: Principal, meta: RequestMeta): Promise<{ secret: string; otpauthUri: string }> {
     const [user]: Array<{ email: string; mfa_enabled: boolean }> = await this.dataSource.query('SELECT email, mfa_enabled_at IS NOT NULL AS mfa_enabled FROM users WHERE id = $1', [principal.userId]);

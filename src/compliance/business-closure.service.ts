@@ -8,7 +8,6 @@ import { DecryptionError, FieldEncryption } from '../common/crypto/field-encrypt
 import { customerTaxIdContext } from '../common/crypto/key-rotation.js';
 import { AppError } from '../common/errors/app-error.js';
 import { LOGGER } from '../common/logging/logging.module.js';
-import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { queryRows } from '../database/sql.js';
 import { JobHandler } from '../jobs/job-handler.decorator.js';
 import { SecurityEvents } from '../security/security-events.service.js';
@@ -42,18 +41,14 @@ export interface ClosureResult {
  */
 @Injectable()
 export class BusinessClosureService {
-  private readonly encryption: FieldEncryption;
-
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly encryption: FieldEncryption,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly audit: AuditService,
     private readonly security: SecurityEvents,
     private readonly reauth: ReauthService,
-  ) {
-    this.encryption = new FieldEncryption(config.encryptionKeys);
-  }
+  ) {}
 
   async exportBusiness(principal: Principal, meta: RequestMeta): Promise<Record<string, unknown>> {
     const businessId = principal.businessId;

@@ -9,7 +9,6 @@ import { DecryptionError, FieldEncryption } from '../common/crypto/field-encrypt
 import { customerTaxIdContext } from '../common/crypto/key-rotation.js';
 import { AppError } from '../common/errors/app-error.js';
 import { LOGGER } from '../common/logging/logging.module.js';
-import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { SecurityEvents } from '../security/security-events.service.js';
 import { customerDocuments, customerEmailIds, eraseCustomerData, type ErasureSummary } from './customer-data.js';
 import { identifyingValues, scrubText } from './erasure.js';
@@ -45,19 +44,15 @@ const alreadyErased = (): AppError => AppError.conflict('customer_already_erased
  */
 @Injectable()
 export class DataRightsService {
-  private readonly encryption: FieldEncryption;
-
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly encryption: FieldEncryption,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly audit: AuditService,
     private readonly security: SecurityEvents,
     private readonly reauth: ReauthService,
     private readonly piiKeys: CustomerPiiKeys,
-  ) {
-    this.encryption = new FieldEncryption(config.encryptionKeys);
-  }
+  ) {}
 
   async exportCustomer(principal: Principal, customerId: string, meta: RequestMeta): Promise<Record<string, unknown>> {
     const businessId = principal.businessId;

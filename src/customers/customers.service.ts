@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
@@ -10,7 +10,6 @@ import { customerTaxIdContext } from '../common/crypto/key-rotation.js';
 import { AppError } from '../common/errors/app-error.js';
 import { cardNumberErrors, throwIfErrors } from '../common/free-text.js';
 import { DEFAULT_LIMIT, decodeCursor, toPage, UUID_SHAPE, type Page } from '../common/pagination/cursor.js';
-import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { queryRows } from '../database/sql.js';
 import { violates } from '../database/pg-errors.js';
 import type { BillingAddress, InvoiceParties } from '../invoices/invoice-view.js';
@@ -72,15 +71,11 @@ type Field = 'name' | 'email' | 'phone' | 'billingAddress' | 'notes' | 'taxId';
  */
 @Injectable()
 export class CustomersService {
-  private readonly encryption: FieldEncryption;
-
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly encryption: FieldEncryption,
     private readonly audit: AuditService,
-  ) {
-    this.encryption = new FieldEncryption(config.encryptionKeys);
-  }
+  ) {}
 
   async create(principal: Principal, input: CreateCustomerDto, meta: RequestMeta): Promise<CustomerView> {
     throwIfErrors(freeTextErrors(input));
