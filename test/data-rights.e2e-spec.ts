@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { AuditService } from '../src/audit/audit.service.js';
 import { startTestApp, type TestApp } from './harness/app.js';
 import { enrollMfa, fromFreshIps, inviteAndAccept, mobileLogin, nextTotp, readyAdmin, signup, strongPassword, uniqueEmail, waitFor, wrongTotp, type TestAccount } from './harness/identity.js';
 import { pdfText } from './support/pdf-text.js';
@@ -299,6 +300,29 @@ describe('customer data rights', () => {
       expect((await customerEvents(owner, keep.id)).every((event) => event.ip === keep.values.ip)).toBe(true);
       expect((await customerEvents(owner, gone.id)).every((event) => event.ip === null && event.personalDataErased)).toBe(true);
       expect(kept.emailsSent.every((email: { toAddress: string }) => email.toAddress === keep.values.email)).toBe(true);
+    });
+
+    it('keeps no IP of a visit recorded while the customer is being erased (a key made meanwhile is undone)', async () => {
+      const created = await request(admin, 'POST', '/v1/customers', { name: 'Racing Visitor' });
+      const customerId = created.json().id as string;
+      // What the erasure's transaction holds: the customer row locked, the erasure written, not yet committed.
+      const erasure = await app.db.connect();
+      try {
+        await erasure.query('BEGIN');
+        await erasure.query('SELECT 1 FROM customers WHERE id = $1 FOR UPDATE', [customerId]);
+        await erasure.query(`INSERT INTO customer_erasures (business_id, customer_id, erased_by, reason) VALUES ($1, $2, $3, 'race')`, [admin.businessId, customerId, admin.userId]);
+        // The visit: its key lookup sees no erasure yet, and its key insert waits for the customer row.
+        const visit = app.app.get(AuditService).recordSoon({ businessId: admin.businessId, actor: { type: 'customer', id: customerId }, action: 'invoice.link_opened', ip: '203.0.113.99', userAgent: 'RacingPhone/1' });
+        await waitFor(async () => (await app.db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO customer_pii_keys%'`)).rowCount, { what: 'the key insert waiting for the customer row' });
+        await erasure.query('COMMIT');
+        await visit;
+      } finally {
+        erasure.release();
+      }
+      expect((await app.db.query('SELECT 1 FROM customer_pii_keys WHERE customer_id = $1', [customerId])).rows).toEqual([]);
+      const events = await customerEvents(admin, customerId);
+      expect(events).toEqual([expect.objectContaining({ action: 'invoice.link_opened', ip: null, userAgent: null })]);
+      expect((await dumpDatabase()).filter((row) => row.text.includes('203.0.113.99') || row.text.includes('RacingPhone')).map((row) => row.table)).toEqual([]);
     });
 
     it('lets only one of two concurrent erasures through', async () => {

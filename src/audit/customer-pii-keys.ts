@@ -121,7 +121,17 @@ export class CustomerPiiKeys {
          RETURNING id`,
         [id, businessId, customerId, this.encryption.encrypt(key.toString('base64url'), customerPiiKeyContext(id))],
       );
-      if (inserted.length === 1) return key;
+      if (inserted.length === 1) {
+        // An erasure that committed while this insert waited for the customer row (the erasure
+        // holds it FOR UPDATE) was not visible to the statement above: look again, and undo.
+        const [late]: Array<{ erased: boolean }> = await runner.query(
+          'SELECT EXISTS (SELECT 1 FROM customer_erasures e WHERE e.business_id = $1 AND e.customer_id = $2) AS erased',
+          [businessId, customerId],
+        );
+        if (!late.erased) return key;
+        await runner.query('DELETE FROM customer_pii_keys WHERE id = $1', [id]);
+        return null;
+      }
       // Another request made the key first (or the customer was erased meanwhile): read again.
     }
     return null;
