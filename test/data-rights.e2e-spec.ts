@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { AuditService } from '../src/audit/audit.service.js';
 import { startTestApp, type TestApp } from './harness/app.js';
 import { enrollMfa, fromFreshIps, inviteAndAccept, mobileLogin, nextTotp, readyAdmin, signup, strongPassword, uniqueEmail, waitFor, wrongTotp, type TestAccount } from './harness/identity.js';
@@ -265,11 +266,14 @@ describe('customer data rights', () => {
       ].join('\n');
       const database = await dumpDatabase();
       const logs = app.rawLogs();
+      // With Redis (the production footprint), its keys too: rate-limit counters are keyed by client IP.
+      const redisKeys = await redisKeysContaining(values.ip);
       for (const [field, value] of Object.entries(values)) {
         expect({ field, inApi: answers.includes(value) }).toEqual({ field, inApi: false });
         expect({ field, inDatabase: database.filter((row) => row.text.includes(value)).map((row) => row.table) }).toEqual({ field, inDatabase: [] });
         expect({ field, inLogs: logs.includes(value) }).toEqual({ field, inLogs: false });
       }
+      expect(redisKeys).toEqual([]);
       // The export after erasure says it was erased, by whom, and why (scrubbed).
       const exported = (await request(admin, 'GET', `/v1/customers/${seeded.id}/export`)).json();
       expect(exported.erasure).toMatchObject({ erasedBy: admin.userId, reason: 'Deletion request by [erased] <[erased]> on the phone [erased]' });
@@ -342,6 +346,24 @@ describe('customer data rights', () => {
       expect(rows[0].n).toBe(1);
     });
   });
+
+  /** Keys of the shared Redis (every suite's) that contain `text`; none without Redis. */
+  async function redisKeysContaining(text: string): Promise<string[]> {
+    if (!process.env.REDIS_URL) return [];
+    const redis = new Redis(process.env.REDIS_URL);
+    try {
+      const found: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `*${text}*`, 'COUNT', 1000);
+        found.push(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      return found;
+    } finally {
+      redis.disconnect();
+    }
+  }
 
   /** Every row of every table of the suite's database, as text. */
   async function dumpDatabase(): Promise<Array<{ table: string; text: string }>> {

@@ -10,7 +10,7 @@ import { AuthGuard } from './auth.guard.js';
 import { AuthService } from './auth.service.js';
 import { JwtStrategy } from './jwt.strategy.js';
 import { MfaService } from './mfa.service.js';
-import { AUTH_LIMIT, AUTH_WINDOW_MS, IpThrottlerGuard, PostgresThrottlerStorage, RedisThrottlerStorage, RefreshThrottlerGuard } from './rate-limit.js';
+import { AUTH_LIMIT, AUTH_WINDOW_MS, counterKeys, IpThrottlerGuard, PostgresThrottlerStorage, RedisThrottlerStorage, RefreshThrottlerGuard } from './rate-limit.js';
 import { SessionsRepository } from './sessions.repository.js';
 import { SessionsService } from './sessions.service.js';
 
@@ -35,7 +35,7 @@ class RateLimitStorageModule {
           provide: RATE_LIMIT_STORAGE,
           inject: [getDataSourceToken()],
           useFactory: (dataSource: DataSource): ThrottlerStorage =>
-            config.redisUrl ? new RedisThrottlerStorage(config.redisUrl, keyPrefix) : new PostgresThrottlerStorage(dataSource),
+            config.redisUrl ? new RedisThrottlerStorage(config.redisUrl, keyPrefix, counterKeys(config.jwtSecret)) : new PostgresThrottlerStorage(dataSource, counterKeys(config.jwtSecret)),
         },
         RateLimitStorageCloser,
       ],

@@ -1,3 +1,4 @@
+import { createHmac, createSecretKey, hkdfSync } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { InjectThrottlerOptions, InjectThrottlerStorage, ThrottlerGuard, type ThrottlerModuleOptions, type ThrottlerStorage } from '@nestjs/throttler';
@@ -14,11 +15,25 @@ export const AUTH_LIMIT = 10;
 export const AUTH_WINDOW_MS = 15 * 60 * 1000;
 
 /**
+ * Counter keys as stored: a keyed hash (HMAC-SHA256 under a key derived from JWT_SECRET, so
+ * every process agrees) of the key, which often names a client IP (`pages:ip:…`). Neither Redis
+ * nor the table then holds an address: a plain hash would not do, as the IPv4 space is small
+ * enough to try every address.
+ */
+export function counterKeys(jwtSecret: string): (key: string) => string {
+  const secret = createSecretKey(Buffer.from(hkdfSync('sha256', Buffer.from(jwtSecret, 'utf8'), Buffer.from('ledgerline', 'utf8'), Buffer.from('ledgerline/rate-limit-counter-keys/v1', 'utf8'), 32)));
+  return (key) => createHmac('sha256', secret).update(key, 'utf8').digest('base64url').slice(0, 32);
+}
+
+/**
  * Counters live in shared storage so every API process spends one budget: Redis when
  * configured, otherwise an UNLOGGED PostgreSQL table. A fixed window per key.
  */
 export class PostgresThrottlerStorage implements ThrottlerStorage {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly storedKey: (key: string) => string,
+  ) {}
 
   async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
     const [row]: Array<{ hits: number; ms_left: string }> = await this.dataSource.query(
@@ -27,7 +42,7 @@ export class PostgresThrottlerStorage implements ThrottlerStorage {
          hits = CASE WHEN c.expires_at <= now() THEN 1 ELSE c.hits + 1 END,
          expires_at = CASE WHEN c.expires_at <= now() THEN excluded.expires_at ELSE c.expires_at END
        RETURNING hits, ceil(extract(epoch FROM (expires_at - now())) * 1000) AS ms_left`,
-      [key, ttl],
+      [this.storedKey(key), ttl],
     );
     return record(row.hits, Number(row.ms_left), limit);
   }
@@ -41,13 +56,17 @@ return { hits, ttl }`;
 
 export class RedisThrottlerStorage implements ThrottlerStorage {
   private readonly redis: Redis;
-  constructor(url: string, private readonly prefix: string) {
+  constructor(
+    url: string,
+    private readonly prefix: string,
+    private readonly storedKey: (key: string) => string,
+  ) {
     this.redis = new Redis(url, { maxRetriesPerRequest: 2, lazyConnect: false });
     this.redis.on('error', () => undefined); // a Redis outage surfaces as a failed request, not a crash
   }
 
   async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
-    const [hits, msLeft] = (await this.redis.eval(INCREMENT, 1, `${this.prefix}:rl:${key}`, String(ttl))) as [number, number];
+    const [hits, msLeft] = (await this.redis.eval(INCREMENT, 1, `${this.prefix}:rl:${this.storedKey(key)}`, String(ttl))) as [number, number];
     return record(hits, msLeft, limit);
   }
 
