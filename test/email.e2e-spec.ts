@@ -132,7 +132,8 @@ describe('email through Postmark', () => {
     const to = uniqueEmail('bounced');
     const customerId = await seedCustomer(t, admin.businessId, { name: 'Dora', email: to });
     const invoice = await createInvoice(t, admin, invoiceBody(customerId));
-    postmark.script(to, 'inactive');
+    // Postmark lists the address as inactive (an earlier hard bounce): every send to it answers 406.
+    postmark.suppress(to, 'HardBounce');
     const emailId = await queueEmail(to, { type: 'invoice', id: invoice.id });
     await settled(emailId, 'failed');
 
@@ -149,13 +150,39 @@ describe('email through Postmark', () => {
     expect(await settled(next, 'suppressed')).toMatchObject({ attempts: 1, error_code: 'suppressed_inactive_recipient' });
     expect(postmark.requests.filter((request) => request.emailId === next)).toHaveLength(0);
 
-    // Until a member clears it: then it goes out again.
+    // Until a member clears it, which reactivates it at Postmark too (else the next send would fail
+    // again). Postmark unreachable: 503, nothing cleared, so the member can simply try again.
     const suppressions = await get(t, admin, '/v1/email-suppressions');
     const suppression = suppressions.json().data.find((item: { address: string }) => item.address === to);
+    postmark.failReactivations(1);
+    const unreachable = await t.inject({ method: 'DELETE', url: `/v1/email-suppressions/${suppression.id}`, headers: admin.auth });
+    expect({ status: unreachable.statusCode, code: unreachable.json().code }).toEqual({ status: 503, code: 'provider_unavailable' });
+    expect((await get(t, admin, '/v1/email-suppressions')).json().data.some((item: { id: string }) => item.id === suppression.id)).toBe(true);
+    expect(postmark.suppressed.has(to)).toBe(true);
+
     expect((await t.inject({ method: 'DELETE', url: `/v1/email-suppressions/${suppression.id}`, headers: admin.auth })).statusCode).toBe(204);
+    expect(postmark.suppressed.has(to)).toBe(false);
+    expect(postmark.reactivations.filter((address) => address === to)).toHaveLength(1);
     expect((await t.inject({ method: 'DELETE', url: `/v1/email-suppressions/${suppression.id}`, headers: admin.auth })).statusCode).toBe(404);
     const after = await queueEmail(to);
     await settled(after, 'sent');
+    const { rows: cleared } = await t.db.query(`SELECT detail FROM audit_events WHERE action = 'email.suppression_cleared' AND entity_id = $1`, [suppression.id]);
+    expect(cleared).toEqual([{ detail: { reason: 'inactive_recipient', provider: 'reactivated' } }]);
+  });
+
+  it('keeps a suppression that Postmark will not lift (a spam complaint): 409, still listed, nothing sent', async () => {
+    const to = uniqueEmail('complained');
+    postmark.suppress(to, 'SpamComplaint');
+    const emailId = await queueEmail(to);
+    await settled(emailId, 'failed');
+    const suppression = (await get(t, admin, '/v1/email-suppressions')).json().data.find((item: { address: string }) => item.address === to);
+    expect(suppression).toMatchObject({ reason: 'inactive_recipient' });
+    const refused = await t.inject({ method: 'DELETE', url: `/v1/email-suppressions/${suppression.id}`, headers: admin.auth });
+    expect({ status: refused.statusCode, code: refused.json().code }).toEqual({ status: 409, code: 'suppressed_at_provider' });
+    expect(refused.headers['content-type']).toContain('application/problem+json');
+    expect((await get(t, admin, '/v1/email-suppressions')).json().data.some((item: { id: string }) => item.id === suppression.id)).toBe(true);
+    const next = await queueEmail(to);
+    expect(await settled(next, 'suppressed')).toMatchObject({ error_code: 'suppressed_inactive_recipient' });
   });
 
   it('after an attempt that got no answer, searches Postmark by metadata before sending again: sent once', async () => {

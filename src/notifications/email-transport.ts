@@ -45,6 +45,12 @@ export interface EmailTransport {
   send(email: OutboundEmail): Promise<{ messageId: string | null }>;
   /** The message the provider accepted for this outbox row, if any. Throws EmailSendError. */
   find(emailId: string, to: string): Promise<{ messageId: string } | undefined>;
+  /**
+   * Lifts the provider's own suppression of an address (a member cleared ours): `reactivated`
+   * (or it was not suppressed there), `refused` (the provider keeps it, e.g. a spam complaint),
+   * `not_applicable` (nothing is sent anywhere). Throws EmailSendError when there is no answer.
+   */
+  reactivate(address: string): Promise<'reactivated' | 'refused' | 'not_applicable'>;
 }
 
 /**
@@ -115,6 +121,18 @@ export class PostmarkTransport implements EmailTransport {
       throw new EmailSendError(failure.kind === 'permanent' ? 'transient' : failure.kind, `search_${failure.code}`, `Searching Postmark failed: ${failure.message}`);
     }
   }
+
+  async reactivate(address: string): Promise<'reactivated' | 'refused'> {
+    let result: Awaited<ReturnType<ServerClient['deleteSuppressions']>>;
+    try {
+      result = await this.client.deleteSuppressions('outbound', { Suppressions: [{ EmailAddress: address }] });
+    } catch (error) {
+      const failure = classifyPostmarkError(error);
+      throw new EmailSendError(failure.kind, `reactivate_${failure.code}`, `Reactivating the address at Postmark failed: ${failure.message}`);
+    }
+    const status = (result.Suppressions ?? []).find((entry) => entry.EmailAddress?.toLowerCase() === address.toLowerCase())?.Status;
+    return status === 'Deleted' ? 'reactivated' : 'refused';
+  }
 }
 
 /**
@@ -133,6 +151,10 @@ export class CaptureTransport implements EmailTransport {
 
   async find(): Promise<undefined> {
     return undefined;
+  }
+
+  async reactivate(): Promise<'not_applicable'> {
+    return 'not_applicable';
   }
 }
 

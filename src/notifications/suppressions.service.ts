@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
@@ -6,6 +6,8 @@ import type { Principal, RequestMeta } from '../auth/principal.js';
 import { AppError } from '../common/errors/app-error.js';
 import { decodeCursor, DEFAULT_LIMIT, toPage, UUID_SHAPE, type Page } from '../common/pagination/cursor.js';
 import { queryRows } from '../database/sql.js';
+import { EmailSendError, type EmailTransport } from './email-transport.js';
+import { EMAIL_TRANSPORT } from './notifications.tokens.js';
 
 type Runner = Pick<EntityManager, 'query'> | Pick<DataSource, 'query'>;
 
@@ -58,6 +60,7 @@ export class SuppressionsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
+    @Inject(EMAIL_TRANSPORT) private readonly transport: EmailTransport,
   ) {}
 
   async active(runner: Runner, businessId: string, address: string): Promise<SuppressionView | undefined> {
@@ -104,7 +107,28 @@ export class SuppressionsService {
   }
 
   /** A member clears a suppression: the address may be emailed again. Another business's id is a 404. */
+  /**
+   * Clears a suppression. Postmark keeps its own list of inactive addresses for the whole
+   * server, so the address is reactivated there first: when Postmark keeps it (a spam complaint
+   * cannot be lifted through its API) the next email would only fail again, so nothing is
+   * cleared (409); when Postmark cannot be reached, nothing is cleared either (503, try again).
+   */
   async clear(principal: Principal, id: string, meta: RequestMeta): Promise<void> {
+    const [current]: Array<{ address: string }> = await this.dataSource.query(
+      'SELECT address FROM email_suppressions WHERE business_id = $1 AND id = $2 AND cleared_at IS NULL',
+      [principal.businessId, id],
+    );
+    if (!current) throw AppError.notFound('suppression_not_found', 'No such active suppression.');
+    let provider: 'reactivated' | 'refused' | 'not_applicable';
+    try {
+      provider = await this.transport.reactivate(current.address);
+    } catch (error) {
+      if (!(error instanceof EmailSendError)) throw error;
+      throw new AppError(503, 'provider_unavailable', 'Postmark could not be reached to reactivate the address; nothing was cleared. Try again shortly.');
+    }
+    if (provider === 'refused') {
+      throw AppError.conflict('suppressed_at_provider', 'Postmark keeps this address suppressed (a spam complaint cannot be lifted through its API), so emails to it would still fail; the suppression stays.');
+    }
     await this.dataSource.transaction(async (tx) => {
       const cleared = await queryRows<{ id: string; reason: string }>(
         tx,
@@ -113,7 +137,7 @@ export class SuppressionsService {
       );
       if (cleared.length === 0) throw AppError.notFound('suppression_not_found', 'No such active suppression.');
       await this.audit.record(
-        { businessId: principal.businessId, actor: { type: 'user', id: principal.userId }, action: 'email.suppression_cleared', entity: { type: 'email_suppression', id }, detail: { reason: cleared[0].reason }, ...meta },
+        { businessId: principal.businessId, actor: { type: 'user', id: principal.userId }, action: 'email.suppression_cleared', entity: { type: 'email_suppression', id }, detail: { reason: cleared[0].reason, provider }, ...meta },
         tx,
       );
     });

@@ -57,6 +57,17 @@ export interface FakePostmark {
   searches: Array<Record<string, string>>;
   /** The next POSTs /email to `to` get these behaviours, in order; then 'accept'. */
   script(to: string, ...behaviours: Behaviour[]): void;
+  /**
+   * Postmark's own suppression list (server-wide, stream `outbound`): a send to a listed address
+   * answers 422/406 (unless scripted otherwise). `POST /message-streams/outbound/suppressions/delete`
+   * removes HardBounce and ManualSuppression entries and refuses SpamComplaint ones, as Postmark does.
+   */
+  suppress(address: string, reason: 'HardBounce' | 'SpamComplaint' | 'ManualSuppression'): void;
+  suppressed: Map<string, string>;
+  /** Every suppressions/delete request: the addresses asked for, in order. */
+  reactivations: string[];
+  /** The next suppressions/delete requests answer 503 (Postmark unavailable). */
+  failReactivations(count: number): void;
   /** Pretend Postmark already has a message (accepted by an attempt that died). */
   seedAccepted(message: Partial<AcceptedMessage> & { To: string; Metadata: Record<string, string> }): AcceptedMessage;
   /** Answers the requests held by acceptThenHold (200) and hold (500). */
@@ -80,6 +91,9 @@ export async function startFakePostmark(): Promise<FakePostmark> {
   const requests: EmailRequest[] = [];
   const searches: Array<Record<string, string>> = [];
   const scripts = new Map<string, Behaviour[]>();
+  const suppressed = new Map<string, string>();
+  const reactivations: string[] = [];
+  let failingReactivations = 0;
   const held: Array<() => void> = [];
   const sockets = new Set<Socket>();
   const events = new EventEmitter();
@@ -120,6 +134,27 @@ export async function startFakePostmark(): Promise<FakePostmark> {
         events.emit('change');
         return;
       }
+      const deletion = /^\/message-streams\/([^/]+)\/suppressions\/delete$/.exec(url.pathname);
+      if (request.method === 'POST' && deletion) {
+        if (failingReactivations > 0) {
+          failingReactivations -= 1;
+          json(response, 503, { ErrorCode: 0, Message: 'Service unavailable' });
+          return;
+        }
+        const entries = (JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { Suppressions?: Array<{ EmailAddress?: string }> }).Suppressions ?? [];
+        json(response, 200, {
+          Suppressions: entries.map(({ EmailAddress = '' }) => {
+            const address = EmailAddress.toLowerCase();
+            reactivations.push(address);
+            if (deletion[1] !== 'outbound') return { EmailAddress, Status: 'Failed', Message: 'Message stream not found.' };
+            if (suppressed.get(address) === 'SpamComplaint') return { EmailAddress, Status: 'Failed', Message: 'You do not have the required authority to change this suppression.' };
+            suppressed.delete(address);
+            return { EmailAddress, Status: 'Deleted', Message: null };
+          }),
+        });
+        events.emit('change');
+        return;
+      }
       if (request.method !== 'POST' || url.pathname !== '/email') {
         json(response, 404, { ErrorCode: 404, Message: 'Not found' });
         return;
@@ -133,7 +168,7 @@ export async function startFakePostmark(): Promise<FakePostmark> {
       }
       const to = String(body.To ?? '').toLowerCase();
       const queue = scripts.get(to) ?? [];
-      const behaviour = queue.shift() ?? 'accept';
+      const behaviour = queue.shift() ?? (suppressed.has(to) ? 'inactive' : 'accept');
       const record: EmailRequest = { to, behaviour, status: 200, emailId: body.Metadata?.[METADATA_KEY], at: Date.now() };
       requests.push(record);
       switch (behaviour) {
@@ -206,6 +241,14 @@ export async function startFakePostmark(): Promise<FakePostmark> {
     script(to, ...behaviours) {
       const key = to.toLowerCase();
       scripts.set(key, [...(scripts.get(key) ?? []), ...behaviours]);
+    },
+    suppress(address, reason) {
+      suppressed.set(address.toLowerCase(), reason);
+    },
+    suppressed,
+    reactivations,
+    failReactivations(count) {
+      failingReactivations = count;
     },
     seedAccepted(message) {
       return accept({ From: 'seed@example.test', Subject: 'seeded', TextBody: '', HtmlBody: '', ...message });
