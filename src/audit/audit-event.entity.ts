@@ -2,6 +2,9 @@ import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
 export type AuditActorType = 'user' | 'system' | 'customer' | 'provider' | 'anonymous';
 
+/** Longest browser string an event keeps (cut before a customer's is sealed). */
+export const MAX_USER_AGENT = 512;
+
 /** One row of the append-only, per-business hash-chained audit log. */
 @Entity({ name: 'audit_events' })
 export class AuditEvent {

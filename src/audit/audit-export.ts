@@ -75,23 +75,8 @@ export function deriveExportKey(secret: string): ExportSigningKey {
   };
 }
 
-/** A stored event as the export (and the offline verifier) sees it. */
-export interface ExportedEvent {
-  id: string;
-  businessId: string | null;
-  seq: string;
-  occurredAt: string;
-  actorType: string;
-  actorId: string | null;
-  action: string;
-  entityType: string | null;
-  entityId: string | null;
-  ip: string | null;
-  userAgent: string | null;
-  detail: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
-}
+/** A stored event as the export (and the offline verifier) sees it: the chained fields, time in ISO 8601, hashes in hex. */
+export type ExportedEvent = Omit<ChainedEvent, 'occurredAt'> & { id: string; occurredAt: string; prevHash: string; hash: string };
 
 export interface StoredEventRow {
   id: string;
@@ -130,22 +115,8 @@ export function chainedEvent(row: StoredEventRow): ChainedEvent & { id: string; 
 }
 
 export function exportedEvent(row: StoredEventRow): ExportedEvent {
-  return {
-    id: String(row.id),
-    businessId: row.business_id,
-    seq: String(row.seq),
-    occurredAt: row.occurred_at.toISOString(),
-    actorType: row.actor_type,
-    actorId: row.actor_id,
-    action: row.action,
-    entityType: row.entity_type,
-    entityId: row.entity_id,
-    ip: row.ip,
-    userAgent: row.user_agent,
-    detail: row.detail,
-    prevHash: row.prev_hash.toString('hex'),
-    hash: row.hash.toString('hex'),
-  };
+  const event = chainedEvent(row);
+  return { ...event, occurredAt: event.occurredAt.toISOString(), prevHash: event.prevHash.toString('hex'), hash: event.hash.toString('hex') };
 }
 
 export interface ChainPoint {

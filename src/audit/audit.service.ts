@@ -5,7 +5,7 @@ import { redact } from '../common/logging/redact.js';
 import { queryRows } from '../database/sql.js';
 import { inTransaction } from '../database/transaction.js';
 import { ChainVerifier, chainHash, GENESIS_HASH, type ChainVerification } from './audit-chain.js';
-import type { AuditActorType } from './audit-event.entity.js';
+import { MAX_USER_AGENT, type AuditActorType } from './audit-event.entity.js';
 import { CustomerPiiKeys } from './customer-pii-keys.js';
 import { isSealed } from './personal-data-seal.js';
 
@@ -36,8 +36,6 @@ export function inboxValues(input: AuditInput, params: unknown[]): string {
   const types = ['uuid', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb'];
   return values.map((value, index) => `$${params.push(value)}::${types[index]}`).join(', ');
 }
-
-const MAX_USER_AGENT = 512;
 
 /**
  * IP and browser as stored. A customer's are kept only sealed (CustomerPiiKeys.seal): a plain

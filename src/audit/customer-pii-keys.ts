@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
-import { DecryptionError, FieldEncryption } from '../common/crypto/field-encryption.js';
+import { FieldEncryption } from '../common/crypto/field-encryption.js';
 import { customerPiiKeyContext } from '../common/crypto/key-rotation.js';
 import { queryRows } from '../database/sql.js';
+import { MAX_USER_AGENT } from './audit-event.entity.js';
 import type { AuditInput } from './audit.service.js';
 import { isSealed, newPiiKey, openValue, PII_KEY_BYTES, sealValue } from './personal-data-seal.js';
 
@@ -32,8 +33,6 @@ interface SealableRow {
   ip: string | null;
   user_agent: string | null;
 }
-
-const MAX_USER_AGENT = 512;
 
 /**
  * One random AES-256 key per customer, for what the customer leaves in the audit trail (see
@@ -138,12 +137,8 @@ export class CustomerPiiKeys {
   }
 
   private unwrap(row: { id: string; wrapped_key: string }): Buffer | null {
-    try {
-      const key = Buffer.from(this.encryption.decrypt(row.wrapped_key, customerPiiKeyContext(row.id)), 'base64url');
-      return key.length === PII_KEY_BYTES ? key : null;
-    } catch (error) {
-      if (error instanceof DecryptionError) return null;
-      throw error;
-    }
+    const encoded = this.encryption.decryptOrNull(row.wrapped_key, customerPiiKeyContext(row.id));
+    const key = encoded === null ? null : Buffer.from(encoded, 'base64url');
+    return key?.length === PII_KEY_BYTES ? key : null;
   }
 }

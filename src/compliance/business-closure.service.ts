@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal, RequestMeta } from '../auth/principal.js';
-import { DecryptionError, FieldEncryption } from '../common/crypto/field-encryption.js';
+import { FieldEncryption } from '../common/crypto/field-encryption.js';
 import { customerTaxIdContext } from '../common/crypto/key-rotation.js';
 import { AppError } from '../common/errors/app-error.js';
 import { LOGGER } from '../common/logging/logging.module.js';
@@ -13,7 +13,7 @@ import { JobHandler } from '../jobs/job-handler.decorator.js';
 import { SecurityEvents } from '../security/security-events.service.js';
 import { eraseCustomerData } from './customer-data.js';
 import { ERASED_EMAIL, ERASED_TEXT, identifyingValues, scrubText } from './erasure.js';
-import { exportRow } from './export-format.js';
+import { childRows, exportRow } from './export-format.js';
 import { ReauthService } from './reauth.service.js';
 import { columnsOf, ident, tableExists } from './schema-probe.js';
 
@@ -92,7 +92,6 @@ export class BusinessClosureService {
     const erasures = await all('customer_erasures', 'erased_at, customer_id');
     const [head]: Array<{ seq: string; hash: Buffer }> = await runner.query('SELECT seq::text AS seq, hash FROM audit_events WHERE business_id = $1 ORDER BY audit_events.seq DESC LIMIT 1', [businessId]);
 
-    const grouped = (rows: Array<Record<string, unknown>>, key: string, id: unknown) => rows.filter((row) => row[key] === id).map((row) => exportRow(row));
     const document = {
       format: 'ledgerline-business-export.v1',
       exportedAt: new Date().toISOString(),
@@ -101,8 +100,8 @@ export class BusinessClosureService {
       invitations: invitations.map((row) => exportRow(row)),
       customers: customers.map((row) => ({ ...exportRow(row), taxId: this.taxId(row) })),
       customerErasures: erasures.map((row) => exportRow(row)),
-      invoices: invoices.map((row) => ({ ...exportRow(row), lines: grouped(invoiceLines, 'invoice_id', row.id), versions: grouped(versions, 'invoice_id', row.id), creditNotes: grouped(creditNotes, 'invoice_id', row.id) })),
-      estimates: estimates.map((row) => ({ ...exportRow(row), lines: grouped(estimateLines, 'estimate_id', row.id) })),
+      invoices: invoices.map((row) => ({ ...exportRow(row), lines: childRows(invoiceLines, 'invoice_id', row.id), versions: childRows(versions, 'invoice_id', row.id), creditNotes: childRows(creditNotes, 'invoice_id', row.id) })),
+      estimates: estimates.map((row) => ({ ...exportRow(row), lines: childRows(estimateLines, 'estimate_id', row.id) })),
       recurringInvoices: recurring.map((row) => exportRow(row)),
       payments: payments?.map((row) => exportRow(row)) ?? null,
       refunds: refunds?.map((row) => exportRow(row)) ?? null,
@@ -231,13 +230,8 @@ export class BusinessClosureService {
   }
 
   private taxId(customer: Record<string, unknown>): string | null {
-    if (typeof customer.tax_id_encrypted !== 'string' || typeof customer.id !== 'string') return null;
-    try {
-      return this.encryption.decrypt(customer.tax_id_encrypted, customerTaxIdContext(customer.id));
-    } catch (error) {
-      if (error instanceof DecryptionError) return null;
-      throw error;
-    }
+    if (typeof customer.id !== 'string') return null;
+    return this.encryption.decryptOrNull(customer.tax_id_encrypted as string | null, customerTaxIdContext(customer.id));
   }
 }
 

@@ -5,14 +5,14 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { CustomerPiiKeys } from '../audit/customer-pii-keys.js';
 import type { Principal, RequestMeta } from '../auth/principal.js';
-import { DecryptionError, FieldEncryption } from '../common/crypto/field-encryption.js';
+import { FieldEncryption } from '../common/crypto/field-encryption.js';
 import { customerTaxIdContext } from '../common/crypto/key-rotation.js';
 import { AppError } from '../common/errors/app-error.js';
 import { LOGGER } from '../common/logging/logging.module.js';
 import { SecurityEvents } from '../security/security-events.service.js';
 import { customerDocuments, customerEmailIds, eraseCustomerData, type ErasureSummary } from './customer-data.js';
 import { identifyingValues, scrubText } from './erasure.js';
-import { exportRow } from './export-format.js';
+import { childRows, exportRow } from './export-format.js';
 import { ReauthService } from './reauth.service.js';
 import { columnsOf, tableExists } from './schema-probe.js';
 
@@ -112,7 +112,6 @@ export class DataRightsService {
     const auditEvents = auditRows.map(({ ip: _ip, user_agent: _userAgent, ...row }, index) =>
       row.actor_type === 'customer' ? { ...row, ip: personal[index].ip, user_agent: personal[index].userAgent } : row);
 
-    const linesOf = (rows: Array<Record<string, unknown>>, key: string, id: unknown) => rows.filter((line) => line[key] === id).map((line) => exportRow(line));
     return {
       format: 'ledgerline-customer-export.v1',
       exportedAt: new Date().toISOString(),
@@ -120,11 +119,11 @@ export class DataRightsService {
       erasure: erasure ? exportRow(erasure) : null,
       invoices: invoices.map((invoice) => ({
         ...exportRow(invoice),
-        lines: linesOf(invoiceLines, 'invoice_id', invoice.id),
-        versions: linesOf(versions, 'invoice_id', invoice.id),
-        creditNotes: linesOf(creditNotes, 'invoice_id', invoice.id),
+        lines: childRows(invoiceLines, 'invoice_id', invoice.id),
+        versions: childRows(versions, 'invoice_id', invoice.id),
+        creditNotes: childRows(creditNotes, 'invoice_id', invoice.id),
       })),
-      estimates: estimates.map((estimate) => ({ ...exportRow(estimate), lines: linesOf(estimateLines, 'estimate_id', estimate.id) })),
+      estimates: estimates.map((estimate) => ({ ...exportRow(estimate), lines: childRows(estimateLines, 'estimate_id', estimate.id) })),
       recurringInvoices: recurring.map((row) => exportRow(row)),
       payments: payments?.map((row) => exportRow(row)) ?? null,
       refunds: refunds?.map((row) => exportRow(row)) ?? null,
@@ -175,13 +174,7 @@ export class DataRightsService {
   }
 
   private taxId(customer: CustomerRow): string | null {
-    if (customer.tax_id_encrypted === null) return null;
-    try {
-      return this.encryption.decrypt(customer.tax_id_encrypted, customerTaxIdContext(customer.id));
-    } catch (error) {
-      if (error instanceof DecryptionError) return null;
-      throw error;
-    }
+    return this.encryption.decryptOrNull(customer.tax_id_encrypted, customerTaxIdContext(customer.id));
   }
 
   /** Rows of a payments-module table for these invoices, or null while that table does not exist. */

@@ -26,3 +26,8 @@ export function exportRow(row: Record<string, unknown>, dropSecrets = true): Rec
   }
   return out;
 }
+
+/** The rows of `rows` whose `key` column is `id` (an invoice's lines, versions, credit notes), exported. */
+export function childRows(rows: ReadonlyArray<Record<string, unknown>>, key: string, id: unknown): Array<Record<string, unknown>> {
+  return rows.filter((row) => row[key] === id).map((row) => exportRow(row));
+}

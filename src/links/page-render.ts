@@ -7,7 +7,7 @@
  * text (never colour alone), labelled buttons at least 48 px tall.
  */
 import { formatMoney } from '../common/money/money.js';
-import { taxRateText } from '../invoices/invoice-pdf.js';
+import { statusLabel, taxRateText } from '../invoices/invoice-pdf.js';
 import { escapeHtml } from '../notifications/templates.js';
 import { PAGE_CSS } from './page-styles.js';
 import type { PublicEstimate, PublicInvoice, PublicLine, TaxRow } from './public-views.js';
@@ -38,15 +38,6 @@ export function money(amount: number, currency: string): string {
 function minus(amount: number, currency: string): string {
   return amount === 0 ? money(0, currency) : `−${money(amount, currency)}`;
 }
-
-const INVOICE_STATUS: Record<PublicInvoice['status'], string> = {
-  draft: 'Draft',
-  open: 'Open',
-  partially_paid: 'Partially paid',
-  paid: 'Paid',
-  void: 'Void',
-  overdue: 'Overdue',
-};
 
 const ESTIMATE_STATUS: Record<PublicEstimate['status'], string> = {
   draft: 'Draft',
@@ -193,7 +184,7 @@ export function renderInvoicePage(invoice: PublicInvoice, context: InvoicePageCo
   ].join('');
 
   const body = [
-    documentHeader(invoice.business.name, title, invoice.status, INVOICE_STATUS[invoice.status] ?? invoice.status),
+    documentHeader(invoice.business.name, title, invoice.status, statusLabel(invoice.status)),
     `<dl class="facts">${facts.join('')}</dl>`,
     action,
     linesTable(invoice.lines, currency),

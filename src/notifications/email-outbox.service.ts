@@ -28,6 +28,13 @@ export interface OutgoingEmail {
   document?: { type: EmailDocumentType; id: string };
 }
 
+/** An admin of a business, as alert emails address them. */
+export interface BusinessAdmin {
+  email: string;
+  name: string;
+  businessName: string;
+}
+
 /** Attempts per row, the same as the email queue's policy (3 retries after the first). */
 export const MAX_EMAIL_ATTEMPTS = Number(QUEUE_POLICIES.email.defaultJobOptions.attempts ?? 4);
 /** A row left `queued` this long after it was due (crash, queue down) is queued again by the sweeper. */
@@ -103,6 +110,18 @@ export class EmailOutbox {
       [email.businessId, email.to, email.template, email.content.subject, email.content.text, email.content.html, email.document?.type ?? null, email.document?.id ?? null],
     );
     return row.id;
+  }
+
+  /** One email per admin of the business (by address), built by `email` and queued in `tx`. Returns the row ids. */
+  async enqueueForAdmins(tx: EntityManager, businessId: string, email: (admin: BusinessAdmin) => OutgoingEmail): Promise<string[]> {
+    const admins: Array<{ email: string; name: string; business_name: string }> = await tx.query(
+      `SELECT u.email, u.name, b.name AS business_name FROM memberships m JOIN users u ON u.id = m.user_id JOIN businesses b ON b.id = m.business_id
+        WHERE m.business_id = $1 AND m.role = 'admin' ORDER BY u.email`,
+      [businessId],
+    );
+    const ids: string[] = [];
+    for (const admin of admins) ids.push(await this.enqueue(tx, email({ email: admin.email, name: admin.name, businessName: admin.business_name })));
+    return ids;
   }
 
   /**
@@ -316,22 +335,12 @@ export class EmailOutbox {
   /** One alert per admin of the business; never for an alert itself (no loops) or a business-less email. */
   private async alertAdmins(tx: EntityManager, email: EmailRow, failure: EmailSendError): Promise<string[]> {
     if (!email.business_id || email.template === 'deliveryFailed') return [];
-    const admins: Array<{ email: string; name: string; business_name: string }> = await tx.query(
-      `SELECT u.email, u.name, b.name AS business_name FROM memberships m JOIN users u ON u.id = m.user_id JOIN businesses b ON b.id = m.business_id
-        WHERE m.business_id = $1 AND m.role = 'admin' ORDER BY u.email`,
-      [email.business_id],
-    );
-    const ids: string[] = [];
-    for (const admin of admins) {
-      ids.push(
-        await this.enqueue(tx, {
-          businessId: email.business_id,
-          to: admin.email,
-          template: 'deliveryFailed',
-          content: templates.deliveryFailed({ name: admin.name, businessName: admin.business_name, recipient: email.to_address, subject: email.subject, reason: failure.message }),
-        }),
-      );
-    }
-    return ids;
+    const businessId = email.business_id;
+    return this.enqueueForAdmins(tx, businessId, (admin) => ({
+      businessId,
+      to: admin.email,
+      template: 'deliveryFailed',
+      content: templates.deliveryFailed({ name: admin.name, businessName: admin.businessName, recipient: email.to_address, subject: email.subject, reason: failure.message }),
+    }));
   }
 }

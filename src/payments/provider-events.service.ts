@@ -386,29 +386,19 @@ export class ProviderEvents {
         },
         tx,
       );
-      const admins: Array<{ email: string; name: string; business_name: string }> = await tx.query(
-        `SELECT u.email, u.name, b.name AS business_name FROM memberships m JOIN users u ON u.id = m.user_id JOIN businesses b ON b.id = m.business_id
-          WHERE m.business_id = $1 AND m.role = 'admin' ORDER BY u.email`,
-        [payment.business_id],
-      );
-      const emailIds: string[] = [];
-      for (const admin of admins) {
-        emailIds.push(
-          await this.outbox.enqueue(tx, {
-            businessId: payment.business_id,
-            to: admin.email,
-            template: 'disputeAlert',
-            content: templates.disputeAlert({
-              name: admin.name,
-              businessName: admin.business_name,
-              number: invoice.number ?? invoice.id,
-              amount: `${formatMoney(dispute.amount, payment.currency)} ${payment.currency}`,
-              reason: dispute.reason ?? 'not given',
-              provider: dispute.provider === 'stripe' ? 'Stripe' : 'PayPal',
-            }),
-          }),
-        );
-      }
+      const emailIds = await this.outbox.enqueueForAdmins(tx, payment.business_id, (admin) => ({
+        businessId: payment.business_id,
+        to: admin.email,
+        template: 'disputeAlert',
+        content: templates.disputeAlert({
+          name: admin.name,
+          businessName: admin.businessName,
+          number: invoice.number ?? invoice.id,
+          amount: `${formatMoney(dispute.amount, payment.currency)} ${payment.currency}`,
+          reason: dispute.reason ?? 'not given',
+          provider: dispute.provider === 'stripe' ? 'Stripe' : 'PayPal',
+        }),
+      }));
       return { outcome: 'dispute_recorded', emailIds };
     });
     await this.outbox.dispatch(emailIds);

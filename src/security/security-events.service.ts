@@ -8,7 +8,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { redact } from '../common/logging/redact.js';
 import { DEFAULT_LIMIT, decodeCursor, toPage, UUID_SHAPE, type Page } from '../common/pagination/cursor.js';
 import { queryRows } from '../database/sql.js';
-import { EmailOutbox } from '../notifications/email-outbox.service.js';
+import { EmailOutbox, type OutgoingEmail } from '../notifications/email-outbox.service.js';
 import { templates } from '../notifications/templates.js';
 import { burstKey, KIND_INFO, type SecurityKind, type Severity } from './security-rules.js';
 import { SecurityMetrics } from './security-metrics.js';
@@ -97,7 +97,7 @@ export class SecurityEvents {
        ON CONFLICT (burst_key) DO UPDATE SET event_id = excluded.event_id, open_until = excluded.open_until`,
       [key, event.id, info.quietMs],
     );
-    const emailIds = businessId ? await this.queueAlertEmails(tx, businessId, input.kind, input.summary) : await this.queueOperatorEmails(tx, input.kind, input.summary);
+    const emailIds = await this.queueAlertEmails(tx, businessId, input.kind, input.summary);
     await queryRows(tx, 'UPDATE security_events SET alerted_at = now(), alert_recipients = $2 WHERE id = $1', [event.id, emailIds.length]);
     return { eventId: event.id, created: true, businessId, kind: input.kind, severity: info.severity, emailIds };
   }
@@ -169,37 +169,21 @@ export class SecurityEvents {
     }));
   }
 
-  /** A platform event: one alert email per operator address (OPERATOR_ALERT_EMAILS), from the durable outbox. */
-  private async queueOperatorEmails(tx: EntityManager, kind: SecurityKind, summary: string): Promise<string[]> {
+  /**
+   * One alert email per admin of the business, or for a platform event per operator address
+   * (OPERATOR_ALERT_EMAILS), from the durable outbox (sent after commit). Addressed to members
+   * and operators, not customers: not stopped by a business's closure (the row has no business).
+   */
+  private async queueAlertEmails(tx: EntityManager, businessId: string | null, kind: SecurityKind, summary: string): Promise<string[]> {
+    const alert = (to: string, name: string, businessName: string): OutgoingEmail => ({
+      businessId: null,
+      to,
+      template: 'securityEvent',
+      content: templates.securityEvent({ name, businessName, title: KIND_INFO[kind].title, summary, when: new Date().toISOString() }),
+    });
+    if (businessId) return this.outbox.enqueueForAdmins(tx, businessId, (admin) => alert(admin.email, admin.name, admin.businessName));
     const ids: string[] = [];
-    for (const to of this.config.operatorAlertEmails) {
-      ids.push(await this.outbox.enqueue(tx, {
-        businessId: null,
-        to,
-        template: 'securityEvent',
-        content: templates.securityEvent({ name: 'operator', businessName: 'the Ledgerline platform', title: KIND_INFO[kind].title, summary, when: new Date().toISOString() }),
-      }));
-    }
-    return ids;
-  }
-
-  /** One alert email per admin of the business, from the durable outbox (sent after commit). */
-  private async queueAlertEmails(tx: EntityManager, businessId: string, kind: SecurityKind, summary: string): Promise<string[]> {
-    const admins: Array<{ email: string; name: string; business_name: string }> = await tx.query(
-      `SELECT u.email, u.name, b.name AS business_name FROM memberships m JOIN users u ON u.id = m.user_id JOIN businesses b ON b.id = m.business_id
-        WHERE m.business_id = $1 AND m.role = 'admin' ORDER BY u.email`,
-      [businessId],
-    );
-    const ids: string[] = [];
-    for (const admin of admins) {
-      ids.push(await this.outbox.enqueue(tx, {
-        // Addressed to a member, not a customer: not stopped by the business's closure.
-        businessId: null,
-        to: admin.email,
-        template: 'securityEvent',
-        content: templates.securityEvent({ name: admin.name, businessName: admin.business_name, title: KIND_INFO[kind].title, summary, when: new Date().toISOString() }),
-      }));
-    }
+    for (const to of this.config.operatorAlertEmails) ids.push(await this.outbox.enqueue(tx, alert(to, 'operator', 'the Ledgerline platform')));
     return ids;
   }
 }

@@ -113,6 +113,17 @@ export class FieldEncryption {
     }
   }
 
+  /** `decrypt`, or null for a value it cannot authenticate (absent, malformed, unknown key, tampered). */
+  decryptOrNull(value: string | null | undefined, context: string): string | null {
+    if (typeof value !== 'string') return null;
+    try {
+      return this.decrypt(value, context);
+    } catch (error) {
+      if (error instanceof DecryptionError) return null;
+      throw error;
+    }
+  }
+
   /** The key id a well-formed value was encrypted with, or undefined if it is not one. */
   keyIdOf(value: string): string | undefined {
     return parse(value)?.keyId;

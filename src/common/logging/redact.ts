@@ -76,9 +76,9 @@ export function logAddress(ip: string | null | undefined): string | null {
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}$/.exec(address);
   if (v4) return `${v4[1]}.${v4[2]}.${v4[3]}.0/24`;
   if (address.includes(':')) {
-    const [head] = address.split('::');
-    const groups = head.split(':').filter((group) => group !== '');
-    const kept = [...groups.slice(0, 3), '0', '0', '0'].slice(0, 3).map((group) => group.toLowerCase().replace(/^0+(?=.)/, ''));
+    // The first three groups written before any `::` (missing ones are zero), without leading zeros.
+    const groups = address.split('::')[0].split(':').filter(Boolean);
+    const kept = [0, 1, 2].map((index) => (groups[index] ?? '0').toLowerCase().replace(/^0+(?=.)/, ''));
     return `${kept.join(':')}::/48`;
   }
   return '[address]';
