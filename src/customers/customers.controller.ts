@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, Meta, type Principal, type RequestMeta } from '../auth/principal.js';
 import { ANY_MEMBER, BILLING_OR_ADMIN, Roles } from '../auth/roles.js';
 import { Idempotent } from '../common/http/idempotency.js';
@@ -32,6 +32,7 @@ export class CustomersController {
   }
 
   @Roles(...BILLING_OR_ADMIN)
+  @ApiConflictResponse({ description: '`customer_erased`: the customer’s data was erased; it cannot be edited (create a new customer).' })
   @Patch(':id')
   update(@CurrentPrincipal() principal: Principal, @Param('id', new ParseUUIDPipe()) id: string, @Body() body: UpdateCustomerDto, @Meta() meta: RequestMeta): Promise<CustomerView> {
     return this.customers.update(principal, id, body, meta);

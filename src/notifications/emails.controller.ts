@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Put, Query } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, Meta, type Principal, type RequestMeta } from '../auth/principal.js';
 import { ADMIN_ONLY, ANY_MEMBER, BILLING_OR_ADMIN, Roles } from '../auth/roles.js';
 import type { Page } from '../common/pagination/cursor.js';
@@ -43,6 +43,8 @@ export class EmailSuppressionsController {
 
   /** A member who checked the address with the customer clears it: emails go to it again. */
   @Roles(...BILLING_OR_ADMIN)
+  @ApiConflictResponse({ description: '`suppressed_at_provider`: Postmark keeps the address suppressed (a spam complaint); nothing was cleared.' })
+  @ApiServiceUnavailableResponse({ description: '`provider_unavailable`: Postmark could not be reached to reactivate the address; nothing was cleared.' })
   @Delete(':id')
   @HttpCode(204)
   async clear(@CurrentPrincipal() principal: Principal, @Param('id', uuid) id: string, @Meta() meta: RequestMeta): Promise<void> {
